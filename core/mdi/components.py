@@ -1,0 +1,112 @@
+"""What a plugin declares (specs) and what the core hands it at run time (contexts).
+
+A plugin registers *specs* through the registration hooks in :mod:`mdi.hookspecs`. A spec names
+the component, gives the msgspec type of its config section, and a factory that takes the decoded
+config and returns the component. Components are plain objects with one coroutine entry point;
+the core owns every task group, so a component never spawns tasks of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Protocol
+
+import msgspec
+
+from mdi.events import EventBase
+from mdi.stats import ComponentStats, SinkStats, VenueStats
+from mdi.timeutil import now_ns
+
+if TYPE_CHECKING:
+    from mdi.channel import BatchChannel
+    from mdi.transport import Transport
+
+Delivery = Literal["durable", "best_effort"]
+
+
+class Connector(Protocol):
+    async def run(self, ctx: ConnectorContext) -> None:
+        """Stream from the venue until cancelled; reconnect internally. Raising = crash."""
+
+
+class Pipeline(Protocol):
+    async def run(self, ctx: PipelineContext) -> None:
+        """Consume ``ctx.inbox`` until it is closed (``None``), emit derived events, return."""
+
+
+class Sink(Protocol):
+    async def open(self, ctx: SinkContext) -> int | None:
+        """Prepare storage; return the highest sequence number already persisted (or None)."""
+
+    async def run(self, inbox: BatchChannel[EventBase]) -> None:
+        """Write every batch until ``inbox`` is closed and drained, then flush and close."""
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """Declares a venue connector; its config section is ``[connectors.<name>]``."""
+
+    name: str
+    config_type: type[msgspec.Struct]
+    factory: Callable[[Any], Connector]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Declares a pipeline; ``consumes`` lists the event kinds routed to it."""
+
+    name: str
+    config_type: type[msgspec.Struct]
+    factory: Callable[[Any], Pipeline]
+    consumes: frozenset[str]
+    produces: frozenset[str] = frozenset()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """Declares a sink. ``durable``: the router blocks for it; ``best_effort``: drops and counts."""
+
+    name: str
+    config_type: type[msgspec.Struct]
+    factory: Callable[[Any], Sink]
+    delivery: Delivery
+    description: str = ""
+
+
+ComponentSpec = ConnectorSpec | PipelineSpec | SinkSpec
+
+
+@dataclass
+class ConnectorContext:
+    """Everything a connector may touch. ``emit`` waits when the router is backed up."""
+
+    name: str
+    stats: VenueStats
+    emit: Callable[[list[EventBase]], Awaitable[None]]
+    transport: Transport
+    log: logging.Logger
+    clock: Callable[[], int] = now_ns
+
+
+@dataclass
+class PipelineContext:
+    """``emit`` never waits: it returns False when the derived channel is full (counted)."""
+
+    name: str
+    stats: ComponentStats
+    inbox: BatchChannel[EventBase]
+    emit: Callable[[list[EventBase]], bool]
+    log: logging.Logger
+    clock: Callable[[], int] = now_ns
+
+
+@dataclass
+class SinkContext:
+    name: str
+    stats: SinkStats
+    log: logging.Logger
+    health: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    clock: Callable[[], int] = now_ns

@@ -1,0 +1,217 @@
+"""The reconnecting WebSocket loop every venue connector shares.
+
+A venue plugin supplies a :class:`VenueSession` (one per connection: protocol state, parsing,
+acknowledgements) and inherits the rest from :class:`WsConnector`: capped exponential backoff with
+jitter, resubscription after every reconnect, acknowledgement deadlines, staleness (no *data* for
+``stale_after`` seconds; heartbeats do not count), a maximum connection age, and counted,
+rate-limited handling of malformed frames. Frames are parsed synchronously in bursts; the only
+awaits per burst are the receive and one ``emit`` of all events parsed from it.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Generic, TypeVar
+
+import anyio
+import msgspec
+
+from mdi.components import ConnectorContext
+from mdi.events import ConnectionStatus, ConnState, EventBase
+from mdi.logutil import RateLimitedLog
+from mdi.stats import VenueState
+from mdi.transport import Frame, TransportError, WsConnection
+
+NS = 1_000_000_000
+
+
+class ConnectorConfigBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Settings every WebSocket connector has; venue configs subclass this."""
+
+    url: str = ""
+    transport: str = "auto"
+    stale_after: float = 30.0
+    open_timeout: float = 10.0
+    ack_timeout: float = 10.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    max_connection_age: float = 0.0  # seconds; 0 = no limit
+    dedup_capacity: int = 100_000
+
+
+class MalformedFrame(ValueError):
+    """A frame that cannot be understood; counted and skipped, the connection stays up."""
+
+
+class SessionError(Exception):
+    """The session must end (reconnect): stale data, missing acks, a fatal venue error."""
+
+
+class VenueSession(ABC):
+    """Protocol state for one connection. A fresh session is made after every (re)connect.
+
+    Subclasses put outgoing text in ``self.outbox``; the loop sends it after each burst.
+    ``pending_acks`` holds subscription keys still unacknowledged; the loop fails the session
+    when any remain after ``ack_timeout``. ``live`` turns True once the first acks arrive.
+    """
+
+    def __init__(self, connector: WsConnector[Any], ctx: ConnectorContext) -> None:
+        self.connector = connector
+        self.ctx = ctx
+        self.stats = ctx.stats
+        self.outbox: list[str] = []
+        self.pending_acks: set[str] = set()
+        self.subscribed: set[str] = set()
+
+    @abstractmethod
+    def opening_messages(self) -> list[str]:
+        """Requests to send right after connecting (subscriptions); fill ``pending_acks``."""
+
+    @abstractmethod
+    def on_frame(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """Parse one frame, append normalized events to ``out``; True if it carried market data.
+
+        Raise :class:`MalformedFrame` (or let msgspec/ValueError/KeyError escape) for frames
+        that cannot be understood: they are counted, logged now and then, and skipped.
+        """
+
+    def periodic(self, now_ns: int) -> None:
+        """Called about every ``tick`` seconds: application pings, deferred requests."""
+
+    def acknowledge(self, key: str) -> None:
+        self.pending_acks.discard(key)
+        self.subscribed.add(key)
+
+    def reject(self, key: str, reason: str) -> None:
+        """A venue refused a subscription: an error in the log and in /health, not a hole."""
+        self.pending_acks.discard(key)
+        self.stats.sub_rejections += 1
+        entry = f"{key}: {reason}"
+        if entry not in self.stats.rejected:
+            self.stats.rejected.append(entry)
+        self.stats.last_error = f"subscription rejected: {entry}"
+        self.ctx.log.error("subscription rejected", extra={"venue": self.ctx.name, "subscription": key, "reason": reason})
+
+
+C = TypeVar("C", bound=ConnectorConfigBase)
+
+PARSE_ERRORS = (MalformedFrame, msgspec.DecodeError, msgspec.ValidationError, ValueError, KeyError, TypeError, IndexError)
+
+
+class WsConnector(ABC, Generic[C]):
+    """Reconnect loop; subclasses implement :meth:`new_session` and set ``venue``."""
+
+    venue: ClassVar[str]
+    tick: ClassVar[float] = 0.25
+
+    def __init__(self, config: C) -> None:
+        self.config = config
+
+    @abstractmethod
+    def new_session(self, ctx: ConnectorContext) -> VenueSession:
+        """A fresh protocol session for a new connection."""
+
+    def url(self) -> str:
+        return self.config.url
+
+    async def run(self, ctx: ConnectorContext) -> None:
+        """Connect, stream, and reconnect forever (until cancelled)."""
+        attempt = 0
+        bad = RateLimitedLog(ctx.log)
+        while True:
+            self._set_state(ctx, "connecting")
+            await self._status(ctx, "connecting", "", attempt)
+            error = ""
+            went_live = False
+            try:
+                async with ctx.transport.connect(self.url(), open_timeout=self.config.open_timeout) as ws:
+                    await self._status(ctx, "connected", self.url(), attempt)
+                    session = self.new_session(ctx)
+                    went_live = await self._stream(ws, session, ctx, bad)
+            except (TransportError, SessionError, OSError) as exc:
+                error = str(exc) or type(exc).__name__
+            ctx.stats.last_error = error or ctx.stats.last_error
+            ctx.stats.reconnects += 1
+            if went_live:
+                attempt = 0
+            delay = self._backoff(attempt)
+            attempt += 1
+            self._set_state(ctx, "backoff")
+            await self._status(ctx, "disconnected", error, attempt)
+            ctx.log.warning(
+                "connection lost; reconnecting",
+                extra={"venue": ctx.name, "error": error, "delay_s": round(delay, 3), "attempt": attempt},
+            )
+            await anyio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.config.backoff_max, self.config.backoff_initial * (2**attempt))
+        return random.uniform(cap / 2, cap)  # "equal jitter": never zero, never above the cap
+
+    @staticmethod
+    def _set_state(ctx: ConnectorContext, state: VenueState) -> None:
+        ctx.stats.state = state
+
+    async def _status(self, ctx: ConnectorContext, state: ConnState, detail: str, attempt: int) -> None:
+        now = ctx.clock()
+        symbol = getattr(self.config, "status_symbol", "") or "*"
+        await ctx.emit([ConnectionStatus(venue=self.venue, symbol=symbol, ts_recv=now, state=state, detail=detail, attempt=attempt)])
+
+    async def _stream(self, ws: WsConnection, session: VenueSession, ctx: ConnectorContext, bad: RateLimitedLog) -> bool:
+        """Run one connection; returns whether it went live. Raises to end the session."""
+        cfg = self.config
+        stats = ctx.stats
+        self._set_state(ctx, "subscribing")
+        for message in session.opening_messages():
+            await ws.send_text(message)
+        opened = ctx.clock()
+        last_data = opened
+        ack_deadline = opened + int(cfg.ack_timeout * NS)
+        max_age = int(cfg.max_connection_age * NS) if cfg.max_connection_age > 0 else 0
+        live = False
+        stale_ns = int(cfg.stale_after * NS)
+        next_tick = opened
+        while True:
+            frames: list[Frame] = []
+            with anyio.move_on_after(self.tick):
+                frames = await ws.recv_batch()
+            now = ctx.clock()
+            if frames:
+                events: list[EventBase] = []
+                got_data = False
+                for frame in frames:
+                    try:
+                        got_data = session.on_frame(frame, now, events) or got_data
+                    except PARSE_ERRORS as exc:
+                        stats.parse_errors += 1
+                        bad.warning("malformed", "malformed frame skipped: %s: %.200r", type(exc).__name__, frame)
+                stats.frames += len(frames)
+                if got_data:
+                    last_data = now
+                    stats.last_data_ns = now
+                    if stats.state == "stale":
+                        stats.state = "live"
+                if events:
+                    stats.events += len(events)
+                    await ctx.emit(events)
+            if session.outbox:
+                outbox, session.outbox = session.outbox, []
+                for message in outbox:
+                    await ws.send_text(message)
+            if not live and not session.pending_acks and session.subscribed:
+                live = True
+                self._set_state(ctx, "live")
+                await self._status(ctx, "subscribed", ",".join(sorted(session.subscribed))[:500], 0)
+            if now >= next_tick:
+                next_tick = now + int(self.tick * NS)
+                session.periodic(now)
+                if session.pending_acks and now > ack_deadline:
+                    raise SessionError(f"no acknowledgement within {cfg.ack_timeout}s for {sorted(session.pending_acks)[:5]}")
+                if now - last_data > stale_ns:
+                    self._set_state(ctx, "stale")
+                    await self._status(ctx, "stale", f"no data for {cfg.stale_after}s", 0)
+                    raise SessionError(f"stale: no data for {cfg.stale_after}s")
+                if max_age and now - opened > max_age:
+                    raise SessionError("maximum connection age reached; reconnecting")
+

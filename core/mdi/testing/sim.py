@@ -1,0 +1,154 @@
+"""Base class for venue simulators: a WebSocket server with fault injection.
+
+A subclass implements :meth:`VenueSimulator.on_message` (answer subscriptions, pings, requests)
+and may override :meth:`VenueSimulator.heartbeat` (sent every ``heartbeat_interval`` while a
+client is connected). Knobs for tests: ``reject`` (subscription keys to refuse), ``stalled``
+(keep heartbeats but send no data), :meth:`disconnect_all`, :meth:`send_raw` (garbage),
+:meth:`replay` (recorded frames at a rate).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import anyio
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+log = logging.getLogger("mdi.testing.sim")
+
+
+class VenueSimulator:
+    venue: str = "sim"
+    path: str = "/"
+    heartbeat_interval: float | None = None
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.connections: set[ServerConnection] = set()
+        self.subscribers: set[ServerConnection] = set()
+        self.received: list[str] = []
+        self.connect_count = 0
+        self.reject: set[str] = set()
+        self.stalled = False
+        self._server: Server | None = None
+        self._connected = anyio.Event()
+
+    # ----- lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handler, self.host, self.port, max_size=None, ping_interval=None, compression=None
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = sock.getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with anyio.move_on_after(5, shield=True):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> VenueSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}{self.path}"
+
+    # ----- protocol hooks --------------------------------------------------------------
+    async def on_connect(self, conn: ServerConnection) -> None:
+        """Called when a client connects (e.g. send a status frame)."""
+
+    async def on_message(self, conn: ServerConnection, text: str) -> None:
+        """Answer one client message. Default: ignore."""
+
+    def heartbeat(self) -> str | None:
+        """Text of a heartbeat frame, or None for no heartbeats."""
+        return None
+
+    # ----- actions ---------------------------------------------------------------------
+    async def send(self, conn: ServerConnection, text: str | bytes) -> None:
+        try:
+            await conn.send(text)
+        except ConnectionClosed:
+            pass
+
+    async def broadcast(self, text: str | bytes) -> int:
+        """Send a data frame to every subscribed client (nothing while ``stalled``)."""
+        if self.stalled:
+            return 0
+        sent = 0
+        for conn in list(self.subscribers):
+            try:
+                await conn.send(text)
+                sent += 1
+            except ConnectionClosed:
+                self.subscribers.discard(conn)
+        return sent
+
+    async def send_raw(self, text: str | bytes) -> None:
+        """Send anything (garbage included) to every connected client."""
+        for conn in list(self.connections):
+            await self.send(conn, text)
+
+    async def replay(self, frames: Iterable[str | bytes], rate: float | None = None) -> int:
+        """Broadcast ``frames``; ``rate`` frames per second, or as fast as clients take them."""
+        delay = 1.0 / rate if rate else 0.0
+        n = 0
+        for frame in frames:
+            n += await self.broadcast(frame) and 1
+            if delay:
+                await anyio.sleep(delay)
+        return n
+
+    async def disconnect_all(self, code: int = 1011, reason: str = "simulated disconnect") -> None:
+        for conn in list(self.connections):
+            await conn.close(code, reason)
+
+    async def wait_connected(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until at least ``count`` connections have been accepted in total."""
+        with anyio.fail_after(timeout):
+            while self.connect_count < count:
+                await anyio.sleep(0.01)
+
+    async def wait_subscribed(self, timeout: float = 10.0) -> None:
+        """Wait until some client has subscribed (see ``subscribers``)."""
+        with anyio.fail_after(timeout):
+            while not self.subscribers:
+                await anyio.sleep(0.01)
+
+    # ----- internals -------------------------------------------------------------------
+    async def _heartbeats(self, conn: ServerConnection) -> None:
+        assert self.heartbeat_interval
+        while True:
+            await anyio.sleep(self.heartbeat_interval)
+            text = self.heartbeat()
+            if text is not None:
+                await self.send(conn, text)
+
+    async def _handler(self, conn: ServerConnection) -> None:
+        self.connections.add(conn)
+        self.connect_count += 1
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.heartbeat_interval:
+                    tg.start_soon(self._heartbeats, conn)
+                await self.on_connect(conn)
+                try:
+                    async for message in conn:
+                        text = message if isinstance(message, str) else message.decode()
+                        self.received.append(text)
+                        await self.on_message(conn, text)
+                except ConnectionClosed:
+                    pass
+                tg.cancel_scope.cancel()
+        finally:
+            self.connections.discard(conn)
+            self.subscribers.discard(conn)
