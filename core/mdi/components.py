@@ -20,6 +20,7 @@ from mdi.timeutil import now_ns
 
 if TYPE_CHECKING:
     from mdi.channel import BatchChannel
+    from mdi.testing.sim import VenueSimulator
     from mdi.transport import Transport
 
 Delivery = Literal["durable", "best_effort"]
@@ -45,12 +46,17 @@ class Sink(Protocol):
 
 @dataclass(frozen=True)
 class ConnectorSpec:
-    """Declares a venue connector; its config section is ``[connectors.<name>]``."""
+    """Declares a venue connector; its config section is ``[connectors.<name>]``.
+
+    ``simulator``, when given, builds a :class:`mdi.testing.VenueSimulator` that speaks this
+    venue's protocol: ``mdi demo`` points the connector's ``url`` at it (see ``sim_url``).
+    """
 
     name: str
     config_type: type[msgspec.Struct]
     factory: Callable[[Any], Connector]
     description: str = ""
+    simulator: Callable[[], VenueSimulator] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ client is connected). Knobs for tests: ``reject`` (subscription keys to refuse),
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import anyio
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -72,6 +72,19 @@ class VenueSimulator:
     def heartbeat(self) -> str | None:
         """Text of a heartbeat frame, or None for no heartbeats."""
         return None
+
+    def demo_frames(self) -> Iterator[str]:
+        """Endless realistic data frames (current timestamps, moving prices) for ``mdi demo``
+        and the benchmarks. Subclasses build them from the venue's recorded frame shapes."""
+        return iter(())
+
+    def sim_url(self) -> str:
+        """The URL a connector should use for this simulator (some venues add a path)."""
+        return self.url
+
+    async def stream_demo(self, rate: float) -> None:
+        """Broadcast :meth:`demo_frames` at ``rate`` frames per second until cancelled."""
+        await self.replay(self.demo_frames(), rate=rate)
 
     # ----- actions ---------------------------------------------------------------------
     async def send(self, conn: ServerConnection, text: str | bytes) -> None:
