@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 # Seconds. Wide enough for receive->router (µs) and receive->Parquet visible (tens of seconds).
 DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
@@ -129,3 +129,20 @@ class ComponentStats:
     restarts: int = 0
     last_error: str = ""
     counters: Counter[str] = field(default_factory=Counter)
+
+
+ServiceState = Literal["starting", "running", "stopping", "stopped"]
+
+
+@dataclass
+class ServiceStats:
+    """Everything /health and /metrics report, owned by the runtime (one per running graph)."""
+
+    started_ns: int = 0
+    state: ServiceState = "starting"
+    venues: dict[str, VenueStats] = field(default_factory=dict)
+    sinks: dict[str, SinkStats] = field(default_factory=dict)
+    components: dict[str, ComponentStats] = field(default_factory=dict)
+    router: RouterStats = field(default_factory=RouterStats)
+    # name -> object with ``size`` and ``capacity`` (BatchChannel): queue depth gauges
+    channels: dict[str, Any] = field(default_factory=dict)
