@@ -71,10 +71,11 @@ class BatchChannel(Generic[T]):
 
     async def put(self, batch: list[T]) -> None:
         """Queue ``batch``, waiting for room: this is how back-pressure reaches producers."""
+        # Yield first (fairness, cancellation) so that once the batch is queued we return without
+        # another await: a cancelled put has then never queued anything, a completed one has.
+        await anyio.lowlevel.checkpoint()
         while not self.try_put(batch):
             await self._space.wait()
-        # Give others a turn even when the channel never fills (fairness, cancellation).
-        await anyio.lowlevel.checkpoint()
 
     def get_nowait(self, max_events: int) -> list[T]:
         """Pop whole batches up to ``max_events`` (at least one batch if any), concatenated."""

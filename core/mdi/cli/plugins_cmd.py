@@ -1,0 +1,41 @@
+"""``mdi plugins list``: every plugin found, what it provides, and why any failed."""
+
+from __future__ import annotations
+
+import msgspec
+import typer
+
+from mdi.plugins import PluginRecord, build_plugin_host
+
+app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
+
+COLUMNS = ("name", "kind", "distribution", "version", "module", "status")
+
+
+def _row(p: PluginRecord) -> dict[str, str]:
+    provides = ", ".join(f"{k}:{n}" for k, n in p.components)
+    return {
+        "name": p.name,
+        "kind": ",".join(p.kinds),
+        "distribution": p.distribution,
+        "version": p.version,
+        "module": p.module,
+        "status": p.status,
+        "provides": provides,
+    }
+
+
+@app.command("list")
+def list_plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List plugins from the `mdi` entry-point group (MDI_LOAD_PLUGINS restricts loading)."""
+    host = build_plugin_host()
+    rows = [_row(p) for p in sorted(host.plugins.values(), key=lambda p: p.name)]
+    if as_json:
+        typer.echo(msgspec.json.encode({"plugins": rows, "conflicts": host.conflicts}).decode())
+        return
+    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in COLUMNS}
+    typer.echo("  ".join(c.upper().ljust(widths[c]) for c in COLUMNS))
+    for r in rows:
+        typer.echo("  ".join(r[c].ljust(widths[c]) for c in COLUMNS))
+    for conflict in host.conflicts:
+        typer.echo(f"conflict: {conflict}")

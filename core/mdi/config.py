@@ -1,0 +1,166 @@
+"""Loading and validating ``config.toml``.
+
+The core owns the file's shape: ``[connectors.<name>]``, ``[pipeline.<name>]``, ``[sinks.<name>]``
+(each decoded with the type its plugin declares) and the core sections ``[router]``,
+``[supervisor]``, ``[http]``, ``[logging]``. Every error names the file, the full key path and
+what was expected, so a user can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+SECTION_KINDS: dict[str, str] = {"connectors": "connector", "pipeline": "pipeline", "sinks": "sink"}
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person editing the file."""
+
+
+class RouterConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Channel capacities are in events; batches are whatever a frame or a router pass holds."""
+
+    ingress_capacity: int = 200_000
+    derived_capacity: int = 20_000
+    sink_capacity: int = 200_000
+    pipeline_capacity: int = 50_000
+    max_batch: int = 8192
+
+
+class SupervisorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """A component may restart ``max_restarts`` times within ``window`` seconds."""
+
+    max_restarts: int = 5
+    window: float = 300.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    shutdown_timeout: float = 30.0
+
+
+class HttpConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9100
+
+
+class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["json", "text"] = "json"
+    rate_limit_interval: float = 10.0
+
+
+class _CoreSections(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    connectors: dict[str, dict[str, Any]] = {}
+    pipeline: dict[str, dict[str, Any]] = {}
+    sinks: dict[str, dict[str, Any]] = {}
+    router: RouterConfig = RouterConfig()
+    supervisor: SupervisorConfig = SupervisorConfig()
+    http: HttpConfig = HttpConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+
+@dataclass
+class Config:
+    """The whole file: core sections decoded, plugin sections still raw (decoded at assembly)."""
+
+    source: str
+    router: RouterConfig = field(default_factory=RouterConfig)
+    supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    # section ("connectors" | "pipeline" | "sinks") -> component name -> raw table
+    components: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def enabled(self, section: str) -> dict[str, dict[str, Any]]:
+        """Component tables of ``section`` without ``enabled = false`` ones (key removed)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, table in self.components.get(section, {}).items():
+            table = dict(table)
+            enabled = table.pop("enabled", True)
+            if enabled is True:
+                out[name] = table
+            elif enabled is not False:
+                raise ConfigError(
+                    f"{self.source}: [{section}.{name}] Expected `bool`, got "
+                    f"`{type(enabled).__name__}` - at `{section}.{name}.enabled`"
+                )
+        return out
+
+
+def _rewrite_path(message: str, prefix: str) -> str:
+    """msgspec says ``- at `$.a.b` ``; we say ``- at `prefix.a.b` `` (the TOML key path)."""
+    if "`$" in message:
+        return message.replace("`$", f"`{prefix}" if prefix else "`", 1).replace("`.", "`", 1)
+    return f"{message} - at `{prefix}`" if prefix else message
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and decode the core sections; raise :class:`ConfigError` with file and key path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{p}: file not found (give the path of a config.toml)") from exc
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from exc
+    return parse_config(text, str(p))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(raw) - set(_CoreSections.__struct_fields__))
+    if unknown:
+        known = list(_CoreSections.__struct_fields__)
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, known, n=1)
+            hints.append(f"[{key}]" + (f" (did you mean [{close[0]}]?)" if close else ""))
+        raise ConfigError(
+            f"{source}: unknown section {', '.join(hints)}; known sections: "
+            + ", ".join(f"[{k}]" for k in known)
+        )
+    try:
+        core = msgspec.convert(raw, _CoreSections)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_rewrite_path(str(exc), '')}") from exc
+    return Config(
+        source=source,
+        router=core.router,
+        supervisor=core.supervisor,
+        http=core.http,
+        logging=core.logging,
+        components={"connectors": core.connectors, "pipeline": core.pipeline, "sinks": core.sinks},
+    )
+
+
+def decode_section(config: Config, section: str, name: str, table: dict[str, Any], type_: type[Any]) -> Any:
+    """Decode one plugin section with the plugin's Struct type; errors carry the key path."""
+    try:
+        return msgspec.convert(table, type_)
+    except msgspec.ValidationError as exc:
+        detail = _rewrite_path(str(exc), f"{section}.{name}") + _field_hint(str(exc), table, type_)
+        raise ConfigError(f"{config.source}: [{section}.{name}] {detail}") from exc
+
+
+def _field_hint(message: str, table: dict[str, Any], type_: type[Any]) -> str:
+    """For an unknown key, name the closest valid key and list the valid ones."""
+    if "unknown field" not in message:
+        return ""
+    fields = list(getattr(type_, "__struct_fields__", ()))
+    unknown = message.split("`")[1] if message.count("`") >= 2 else ""
+    return f"{suggest(unknown, fields)}; valid keys: {', '.join(fields)}"
+
+
+def suggest(name: str, known: list[str]) -> str:
+    """`` (did you mean 'x'?)`` or an empty string."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,179 @@
+"""Running an assembled graph: one anyio task group tree owned by the core.
+
+Start order: sinks open (and report the lake's watermark) -> router -> pipelines -> connectors
+-> HTTP. Stop order (first SIGINT/SIGTERM, or :meth:`Service.request_stop`): connectors are
+cancelled, ingress closes, the router drains it and closes the pipeline inboxes, pipelines finish
+(bounded by ``supervisor.shutdown_timeout``), the router drains derived events and closes the
+sink channels, sinks flush and close. A second signal cancels everything at once (forced exit).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any, Callable
+
+import anyio
+from anyio.abc import TaskStatus
+
+from mdi.channel import BatchChannel
+from mdi.components import ConnectorContext, PipelineContext, SinkContext
+from mdi.events import TYPE_OF_KIND, EventBase
+from mdi.graph import Graph, Node
+from mdi.router import Router
+from mdi.stats import ComponentStats, ServiceStats, SinkStats, VenueStats
+from mdi.supervisor import supervise
+from mdi.timeutil import now_ns
+from mdi.transport import get_transport
+
+log = logging.getLogger("mdi.runtime")
+
+
+class Service:
+    """A running (or runnable) graph and its observable state."""
+
+    def __init__(self, graph: Graph, *, clock: Callable[[], int] = now_ns) -> None:
+        self.graph = graph
+        self.clock = clock
+        self.stats = ServiceStats()
+        self.router: Router | None = None
+        self.health_url: str | None = None
+        self.forced = False
+        self._stop = anyio.Event()
+        self._sink_inputs: dict[str, BatchChannel[EventBase]] = {}
+
+    def request_stop(self) -> None:
+        """Begin the ordered shutdown (idempotent)."""
+        self._stop.set()
+
+    def health(self) -> dict[str, Any]:
+        from mdi.health import snapshot
+
+        return snapshot(self.stats)
+
+    # ----- start-up --------------------------------------------------------------------
+    async def _open_sinks(self) -> int:
+        watermark = 0
+        for node in self.graph.sinks:
+            stats = SinkStats(name=node.name, delivery=node.spec.delivery)
+            self.stats.sinks[node.name] = stats
+            ctx = SinkContext(name=node.name, stats=stats, log=logging.getLogger(f"mdi.sink.{node.name}"), health=self.health, clock=self.clock)
+            try:
+                mark = await node.component.open(ctx)
+            except Exception as exc:
+                if node.spec.delivery == "durable":
+                    raise RuntimeError(f"durable sink {node.name!r} cannot open: {exc}") from exc
+                stats.state, stats.detail = "down", f"open failed: {exc}"
+                log.error("best-effort sink failed to open", extra={"sink": node.name, "error": str(exc)})
+                continue
+            if mark is not None:
+                watermark = max(watermark, int(mark))
+        return watermark
+
+    def _wire(self, first_seq: int) -> Router:
+        router = Router(self.graph.config.router, self.stats.router, first_seq=first_seq)
+        self.stats.channels["ingress"] = router.ingress
+        self.stats.channels["derived"] = router.derived
+        for node in self.graph.sinks:
+            if self.stats.sinks[node.name].state == "down":
+                continue
+            channel = router.add_sink(node.name, durable=node.spec.delivery == "durable")
+            self._sink_inputs[node.name] = channel
+            self.stats.channels[channel.name] = channel
+        for node in self.graph.pipelines:
+            types = frozenset(TYPE_OF_KIND[k] for k in node.spec.consumes)
+            channel = router.add_pipeline(node.name, types)
+            self.stats.channels[channel.name] = channel
+        return router
+
+    # ----- running ---------------------------------------------------------------------
+    async def run(self, *, task_status: TaskStatus[Service] = anyio.TASK_STATUS_IGNORED, handle_signals: bool = False) -> None:
+        """Run until stopped; ``task_status.started(self)`` once everything is up."""
+        self.stats.started_ns = self.clock()
+        watermark = await self._open_sinks()
+        router = self.router = self._wire(watermark + 1)
+        log.info("router starts", extra={"first_seq": watermark + 1})
+        async with anyio.create_task_group() as outer:
+            if handle_signals:
+                outer.start_soon(self._watch_signals, outer.cancel_scope)
+            http = self.graph.config.http
+            if http.enabled:
+                from mdi.http import serve_http
+
+                self.health_url = await outer.start(serve_http, self.stats, http.host, http.port)
+            await self._run_core(router, task_status)
+            outer.cancel_scope.cancel()
+        self.stats.state = "stopped"
+
+    async def _run_core(self, router: Router, task_status: TaskStatus[Service]) -> None:
+        supervisor = self.graph.config.supervisor
+        async with anyio.create_task_group() as core:
+            for node in self.graph.sinks:
+                if node.name in self._sink_inputs:
+                    core.start_soon(self._run_sink, node, self._sink_inputs[node.name])
+            core.start_soon(router.run)
+            async with anyio.create_task_group() as pipes:
+                for node, channel in zip(self.graph.pipelines, router.pipelines):
+                    pipes.start_soon(self._run_pipeline, node, channel.channel)
+                async with anyio.create_task_group() as conns:
+                    for node in self.graph.connectors:
+                        conns.start_soon(self._run_connector, node)
+                    self.stats.state = "running"
+                    task_status.started(self)
+                    await self._stop.wait()
+                    self.stats.state = "stopping"
+                    log.info("stopping: connectors first")
+                    conns.cancel_scope.cancel()
+                router.ingress.close()
+                pipes.cancel_scope.deadline = anyio.current_time() + supervisor.shutdown_timeout
+            router.derived.close()
+
+    async def _run_connector(self, node: Node) -> None:
+        venue = VenueStats(name=node.name)
+        comp = ComponentStats(name=node.name, kind="connector")
+        self.stats.venues[node.name] = venue
+        self.stats.components[f"connector:{node.name}"] = comp
+        transport = get_transport(getattr(node.config, "transport", "auto"))
+        ctx = ConnectorContext(
+            name=node.name, stats=venue, emit=self.router.emit_ingress,  # type: ignore[union-attr]
+            transport=transport, log=logging.getLogger(f"mdi.connector.{node.name}"), clock=self.clock,
+        )
+
+        def failed() -> None:
+            venue.state = "failed"
+
+        await supervise(lambda: node.component.run(ctx), comp, self.graph.config.supervisor, failed)
+
+    async def _run_pipeline(self, node: Node, inbox: BatchChannel[EventBase]) -> None:
+        comp = ComponentStats(name=node.name, kind="pipeline")
+        self.stats.components[f"pipeline:{node.name}"] = comp
+        ctx = PipelineContext(
+            name=node.name, stats=comp, inbox=inbox, emit=self.router.emit_derived,  # type: ignore[union-attr]
+            log=logging.getLogger(f"mdi.pipeline.{node.name}"), clock=self.clock,
+        )
+        await supervise(lambda: node.component.run(ctx), comp, self.graph.config.supervisor)
+
+    async def _run_sink(self, node: Node, inbox: BatchChannel[EventBase]) -> None:
+        stats = self.stats.sinks[node.name]
+        if node.spec.delivery == "durable":
+            await node.component.run(inbox)  # a durable sink that crashes stops the service
+            return
+        try:
+            await node.component.run(inbox)
+        except Exception as exc:  # noqa: BLE001 - best effort: keep the service, count the loss
+            stats.state, stats.detail = "down", f"crashed: {type(exc).__name__}: {exc}"
+            log.error("best-effort sink crashed; discarding its input", extra={"sink": node.name}, exc_info=exc)
+            async for batch in inbox:
+                stats.counters["dropped_after_crash"] += len(batch)
+
+    async def _watch_signals(self, force_scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if not self._stop.is_set():
+                    log.info("signal received: ordered shutdown", extra={"signal": signal.Signals(signum).name})
+                    self.request_stop()
+                else:
+                    log.warning("second signal: forced exit", extra={"signal": signal.Signals(signum).name})
+                    self.forced = True
+                    force_scope.cancel()
+                    return
