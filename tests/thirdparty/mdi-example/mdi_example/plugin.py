@@ -55,6 +55,7 @@ class Counter:
 
 class JsonlConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     path: str
+    close_delay: float = 0.0  # a slow final flush, to test forced exit
 
 
 class JsonlSink:
@@ -73,9 +74,10 @@ class JsonlSink:
     async def run(self, inbox: BatchChannel[EventBase]) -> None:
         with open(self.config.path, "a") as f:
             async for batch in inbox:
-                f.write("".join(f"{e.seq} {getattr(e, 'trade_id', e.kind if hasattr(e, 'kind') else '-')}\n" for e in batch))
+                f.write("".join(f"{e.seq} {getattr(e, 'trade_id', '-')}\n" for e in batch))
                 self.ctx.stats.counters["rows"] += len(batch)
             f.flush()
+            await anyio.sleep(self.config.close_delay)
             os.fsync(f.fileno())
 
 

@@ -1,0 +1,3 @@
+from mdi.cli import main
+
+main()
