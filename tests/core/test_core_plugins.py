@@ -119,3 +119,22 @@ def test_trace_plugins_prints_hook_calls(monkeypatch: pytest.MonkeyPatch, capsys
     build_plugin_host()
     err = capsys.readouterr().err
     assert "mdi: calling mdi_register_connectors on [example]" in err
+
+
+def test_a_plugin_can_add_a_cli_command() -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from mdi.cli import build_app
+    from mdi.hookspecs import hookimpl
+
+    class Hello:
+        @hookimpl
+        def mdi_register_commands(self, cli: typer.Typer) -> None:
+            @cli.command("hello")
+            def hello(name: str = "world") -> None:
+                typer.echo(f"hello {name}")
+
+    app = build_app(build_plugin_host(load_entrypoints=False, extra=[("hello", Hello())]))
+    result = CliRunner().invoke(app, ["hello", "--name", "mdi"])
+    assert result.exit_code == 0 and result.output == "hello mdi\n"

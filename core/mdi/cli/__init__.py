@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from mdi.cli import config_cmd, demo_cmd, plugins_cmd, run_cmd
+from mdi.plugins import PluginHost, build_plugin_host
 
 
-def build_app(load_plugin_commands: bool = True) -> typer.Typer:
-    """Build the CLI (a function, so tests and plugins get a fresh app)."""
+def build_app(host: PluginHost | None = None) -> typer.Typer:
+    """Build the CLI (a function, so tests get a fresh app); plugins may add commands."""
     app = typer.Typer(
         name="mdi",
         help="mdi: record real-time BTC market data to a Parquet lake and a Redis hot cache.",
@@ -20,11 +21,8 @@ def build_app(load_plugin_commands: bool = True) -> typer.Typer:
     demo_cmd.register(app)
     app.add_typer(plugins_cmd.app, name="plugins")
     app.add_typer(config_cmd.app, name="config")
-    if load_plugin_commands:
-        from mdi.plugins import build_plugin_host
-
-        host = build_plugin_host()
-        host.pm.hook.mdi_register_commands(cli=app)
+    host = host or build_plugin_host()
+    host.pm.hook.mdi_register_commands(cli=app)
     return app
 
 
