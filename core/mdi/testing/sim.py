@@ -73,6 +73,11 @@ class VenueSimulator:
         """Text of a heartbeat frame, or None for no heartbeats."""
         return None
 
+    def heartbeat_for(self, conn: ServerConnection) -> str | None:
+        """Heartbeat for one connection; default :meth:`heartbeat`. Override when heartbeats
+        depend on the connection (a per-connection sequence number, a subscription)."""
+        return self.heartbeat()
+
     def demo_frames(self) -> Iterator[str]:
         """Endless realistic data frames (current timestamps, moving prices) for ``mdi demo``
         and the benchmarks. Subclasses build them from the venue's recorded frame shapes."""
@@ -142,7 +147,7 @@ class VenueSimulator:
         assert self.heartbeat_interval
         while True:
             await anyio.sleep(self.heartbeat_interval)
-            text = self.heartbeat()
+            text = self.heartbeat_for(conn)
             if text is not None:
                 await self.send(conn, text)
 
