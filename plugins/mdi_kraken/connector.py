@@ -1,0 +1,30 @@
+"""The Kraken connector: the shared reconnect loop plus state that must outlive a connection."""
+
+from __future__ import annotations
+
+from mdi.components import ConnectorContext
+from mdi.connector import VenueSession, WsConnector
+from mdi.dedup import RecentIds
+
+from mdi_kraken.config import KrakenConfig
+from mdi_kraken.session import KrakenSession
+
+
+class KrakenConnector(WsConnector[KrakenConfig]):
+    """Kraken Spot v2. Trade ids seen and the last id per pair survive reconnects, so the
+    snapshot sent after a resubscribe is de-duplicated and a hole it cannot fill is a gap."""
+
+    venue = "kraken"
+
+    def __init__(self, config: KrakenConfig) -> None:
+        super().__init__(config)
+        self.recent_trades = RecentIds(config.dedup_capacity)
+        self.last_trade_id: dict[str, int] = {}
+        self.pings_sent = 0
+        self.pongs = 0
+        self.ignored_frames = 0
+        self.system_status = ""
+        self.connection_id: int | None = None
+
+    def new_session(self, ctx: ConnectorContext) -> VenueSession:
+        return KrakenSession(self, ctx)

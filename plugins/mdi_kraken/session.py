@@ -1,0 +1,263 @@
+"""One Kraken v2 connection: subscribe, match acknowledgements, parse frames, keep the link alive.
+
+Data: ``ticker`` (subscribed with ``event_trigger: "bbo"``) -> :class:`BBO`; ``trade`` (snapshot
+and updates) -> :class:`Trade`, de-duplicated across reconnects by ``(symbol, trade_id)``.
+Kraken numbers neither frames nor channels, but ``trade_id`` is a per-pair sequence, so a jump in
+it is reported as a :class:`SequenceGap` on channel ``trade`` (including trades missed while
+disconnected that the 50-trade snapshot could not fill).
+
+Not data: ``heartbeat`` (about 1/s while subscribed), ``status``, method replies (``pong``,
+subscribe acks/rejections). When no frame at all arrived for ``ping_after`` seconds the session
+sends an application ``{"method":"ping"}``; Kraken answers ``pong``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import msgspec
+
+from mdi.components import ConnectorContext
+from mdi.connector import NS, MalformedFrame, VenueSession
+from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
+from mdi.timeutil import parse_rfc3339_ns
+from mdi.transport import Frame
+
+from mdi_kraken import wire
+from mdi_kraken.wire import Envelope, canonical_symbol
+
+if TYPE_CHECKING:
+    from mdi_kraken.connector import KrakenConnector
+
+SIDES: dict[str, Side] = {"buy": "buy", "sell": "sell"}
+
+ChannelHandler = Callable[[Envelope, int, list[EventBase]], bool]
+
+
+def sub_key(channel: str, symbol: str) -> str:
+    """Subscription key used for acks, rejections and /health: ``ticker:BTC-USD``."""
+    return f"{channel}:{symbol}"
+
+
+class KrakenSession(VenueSession):
+    """Protocol state of one connection (a fresh one after every reconnect)."""
+
+    connector: KrakenConnector
+
+    def __init__(self, connector: KrakenConnector, ctx: ConnectorContext) -> None:
+        super().__init__(connector, ctx)
+        self.cfg = connector.config
+        self.venue = connector.venue
+        self._req_id = 0
+        # req_id -> (channel, canonical symbols) of each subscribe request sent
+        self._requests: dict[int, tuple[str, list[str]]] = {}
+        self.expected: set[str] = set()
+        self._ping_after_ns = int(self.cfg.ping_after * NS)
+        self._last_frame_ns = ctx.clock()
+        self._last_ping_ns = 0
+        self._channels: dict[str, ChannelHandler] = {
+            "ticker": self._on_ticker,
+            "trade": self._on_trade,
+            "heartbeat": self._on_heartbeat,
+            "status": self._on_status,
+        }
+
+    # ----- outgoing ------------------------------------------------------------------------
+    def _next_req_id(self) -> int:
+        self._req_id += 1
+        return self._req_id
+
+    def opening_messages(self) -> list[str]:
+        """One subscribe request per channel; Kraken acknowledges each pair separately."""
+        messages: list[str] = []
+        if self.cfg.bbo:
+            messages.append(self._subscribe("ticker", event_trigger=self.cfg.event_trigger))
+        if self.cfg.trades:
+            messages.append(self._subscribe("trade", snapshot=self.cfg.trade_snapshot))
+        return messages
+
+    def _subscribe(self, channel: str, **params: str | bool) -> str:
+        req_id = self._next_req_id()
+        symbols = [canonical_symbol(s) for s in self.cfg.symbols]
+        self._requests[req_id] = (channel, symbols)
+        keys = {sub_key(channel, s) for s in symbols}
+        self.expected |= keys
+        self.pending_acks |= keys
+        return wire.subscribe_request(channel, list(self.cfg.symbols), req_id, **params)  # type: ignore[arg-type]
+
+    def periodic(self, now_ns: int) -> None:
+        """Application ping when the link has been silent for ``ping_after`` (once per interval)."""
+        after = self._ping_after_ns
+        if not after or now_ns - self._last_frame_ns < after or now_ns - self._last_ping_ns < after:
+            return
+        self._last_ping_ns = now_ns
+        self.outbox.append(wire.ping_request(self._next_req_id()))
+        self.connector.pings_sent += 1
+
+    # ----- incoming ------------------------------------------------------------------------
+    def on_frame(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        self._last_frame_ns = recv_ns
+        try:
+            env = wire.ENVELOPE.decode(frame)
+        except msgspec.ValidationError:
+            raise
+        except msgspec.DecodeError as exc:  # e.g. "CloudFlare WebSocket proxy restarting"
+            raise MalformedFrame(f"not JSON: {frame[:80]!r}") from exc
+        if env.channel is not None:
+            handler = self._channels.get(env.channel)
+            if handler is None:
+                return self._on_other_channel(env.channel)
+            return handler(env, recv_ns, out)
+        if env.method is not None:
+            self._on_method(env)
+            return False
+        if env.error is not None:
+            self._venue_error("", env)
+            return False
+        raise MalformedFrame("frame has neither 'channel' nor 'method'")
+
+    def _on_ticker(self, env: Envelope, recv_ns: int, out: list[EventBase]) -> bool:
+        items = wire.TICKER_DATA.decode(env.data)
+        ts: int | None = None
+        for item in items:
+            ts = parse_rfc3339_ns(item.timestamp) if item.timestamp is not None else None
+            out.append(
+                BBO(
+                    venue=self.venue,
+                    symbol=canonical_symbol(item.symbol),
+                    ts_recv=recv_ns,
+                    ts_exchange=ts,
+                    bid_px=item.bid,
+                    bid_sz=item.bid_qty,
+                    ask_px=item.ask,
+                    ask_sz=item.ask_qty,
+                )
+            )
+        if ts is not None and env.type == "update":
+            self._observe_latency(recv_ns, ts)
+        return bool(items)
+
+    def _on_trade(self, env: Envelope, recv_ns: int, out: list[EventBase]) -> bool:
+        items = wire.TRADE_DATA.decode(env.data)
+        if env.type == "snapshot":
+            # Gap checks need ascending ids; the snapshot's order is not a documented promise.
+            items = sorted(items, key=lambda t: t.trade_id)
+        ts = 0
+        for item in items:
+            symbol = canonical_symbol(item.symbol)
+            ts = parse_rfc3339_ns(item.timestamp)
+            if self.connector.recent_trades.seen((symbol, item.trade_id)):
+                self.stats.duplicates += 1
+                continue
+            if self.cfg.trade_gap_check:
+                self._check_trade_gap(symbol, item.trade_id, recv_ns, out)
+            out.append(
+                Trade(
+                    venue=self.venue,
+                    symbol=symbol,
+                    ts_recv=recv_ns,
+                    ts_exchange=ts,
+                    trade_id=str(item.trade_id),
+                    price=item.price,
+                    size=item.qty,
+                    side=SIDES.get(item.side, "unknown"),
+                )
+            )
+        if items and env.type == "update":  # snapshot trades are old: not a latency sample
+            self._observe_latency(recv_ns, ts)
+        return bool(items)
+
+    def _check_trade_gap(self, symbol: str, trade_id: int, recv_ns: int, out: list[EventBase]) -> None:
+        """A jump in the per-pair ``trade_id`` sequence means trades were missed."""
+        last_ids = self.connector.last_trade_id
+        last = last_ids.get(symbol)
+        if last is not None and trade_id > last + 1:
+            self.stats.gaps += 1
+            out.append(
+                SequenceGap(
+                    venue=self.venue, symbol=symbol, ts_recv=recv_ns, channel="trade", expected=last + 1, received=trade_id
+                )
+            )
+            self.ctx.log.warning(
+                "trade_id gap",
+                extra={"venue": self.ctx.name, "symbol": symbol, "expected": last + 1, "received": trade_id},
+            )
+        if last is None or trade_id > last:
+            last_ids[symbol] = trade_id
+
+    def _observe_latency(self, recv_ns: int, ts_exchange: int) -> None:
+        self.stats.exchange_latency.observe_ns((max(0, recv_ns - ts_exchange),))
+
+    def _on_heartbeat(self, env: Envelope, recv_ns: int, out: list[EventBase]) -> bool:
+        return False
+
+    def _on_status(self, env: Envelope, recv_ns: int, out: list[EventBase]) -> bool:
+        """Log the venue's system state; ``connection_id`` is above 2**63, read as a Python int."""
+        for item in wire.STATUS_DATA.decode(env.data):
+            connection_id = wire.raw_int(item.connection_id)
+            self.connector.system_status = item.system
+            self.connector.connection_id = connection_id
+            level = self.ctx.log.info if item.system == "online" else self.ctx.log.warning
+            level(
+                "kraken status",
+                extra={
+                    "venue": self.ctx.name,
+                    "system": item.system,
+                    "api_version": item.api_version,
+                    "version": item.version,
+                    "connection_id": connection_id,
+                },
+            )
+        return False
+
+    def _on_other_channel(self, channel: str) -> bool:
+        """Channels this connector never subscribes to (``book``, ``ohlc``...) are ignored."""
+        self.connector.ignored_frames += 1
+        return False
+
+    # ----- method replies ------------------------------------------------------------------
+    def _on_method(self, env: Envelope) -> None:
+        method = env.method
+        if method == "pong":
+            self.connector.pongs += 1
+        elif method == "subscribe":
+            if env.success:
+                self._on_subscribed(env)
+            else:
+                self._on_rejected(env)
+        elif env.success is False:
+            self._venue_error(method or "", env)
+
+    def _on_subscribed(self, env: Envelope) -> None:
+        result = wire.SUBSCRIBE_RESULT.decode(env.result)
+        key = sub_key(result.channel, canonical_symbol(result.symbol))
+        if key not in self.expected:
+            self.ctx.log.info("acknowledgement for a subscription not requested", extra={"venue": self.ctx.name, "subscription": key})
+            return
+        self.acknowledge(key)
+        if result.warnings:
+            self.ctx.log.warning("subscription warnings", extra={"venue": self.ctx.name, "subscription": key, "warnings": result.warnings})
+
+    def _on_rejected(self, env: Envelope) -> None:
+        reason = env.error or "subscription rejected"
+        for key in self._rejected_keys(env):
+            self.reject(key, reason)
+
+    def _rejected_keys(self, env: Envelope) -> list[str]:
+        """Map a rejection (no ``result``) back to subscriptions through ``req_id`` and ``symbol``."""
+        symbol = canonical_symbol(env.symbol) if env.symbol else None
+        request = self._requests.get(env.req_id) if env.req_id is not None else None
+        if request is not None:
+            channel, symbols = request
+            keys = [sub_key(channel, s) for s in symbols if symbol is None or s == symbol]
+        else:
+            keys = sorted(k for k in self.pending_acks if symbol is not None and k.split(":", 1)[1] == symbol)
+        pending = [k for k in keys if k in self.pending_acks]
+        if pending or keys:
+            return pending or keys
+        # Nothing we asked for matches: still a refusal worth seeing in /health.
+        return [f"subscribe:{symbol}" if symbol else f"subscribe(req_id={env.req_id})"]
+
+    def _venue_error(self, method: str, env: Envelope) -> None:
+        self.stats.last_error = f"{method or 'request'} failed: {env.error}"
+        self.ctx.log.warning("kraken request failed", extra={"venue": self.ctx.name, "method": method, "error": env.error, "req_id": env.req_id})
