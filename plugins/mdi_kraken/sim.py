@@ -4,8 +4,8 @@ It speaks what the connector relies on, in the shapes of recorded live frames: a
 frame on connect (``connection_id`` above 2**63), one subscribe acknowledgement per pair (or a
 rejection with ``error`` and no ``result`` when ``"<channel>:<pair>"`` is in ``reject``; either
 ``BTC/USD`` or ``BTC-USD`` spelling), a ticker snapshot and the last trades as a trade snapshot
-after subscribing, ``{"channel":"heartbeat"}`` every ``heartbeat_interval`` seconds, ``pong`` for
-``ping``. Prices are JSON numbers written from Decimals, so their text is exact.
+after subscribing, ``{"channel":"heartbeat"}`` every ``heartbeat_interval`` seconds to subscribed
+connections, ``pong`` for ``ping``. Prices are JSON numbers written from Decimals, so their text is exact.
 
 Extra knobs: ``reject_with_symbol`` (rejections name the pair, else only ``req_id``),
 ``answer_pings``, ``send_status``; :meth:`publish_quote`, :meth:`publish_trades` and
@@ -110,6 +110,10 @@ class KrakenSimulator(VenueSimulator):
 
     def heartbeat(self) -> str | None:
         return '{"channel":"heartbeat"}'
+
+    def heartbeat_for(self, conn: ServerConnection) -> str | None:
+        """Kraken sends heartbeats only to connections with a subscription."""
+        return self.heartbeat() if conn in self.subscribers else None
 
     # ----- driving data --------------------------------------------------------------------
     async def publish_quote(self, symbol: str, bid: str, bid_qty: str, ask: str, ask_qty: str, *, timestamp: bool = True) -> int:

@@ -167,3 +167,20 @@ async def test_idle_link_is_pinged_and_pong_received(transport: str) -> None:
     pings = [json.loads(m) for m in quiet.received if json.loads(m)["method"] == "ping"]
     assert quiet.pings >= 2 and pings[0] == {"method": "ping", "req_id": 3}
     assert quiet.connect_count == 1
+
+
+async def test_simulator_heartbeats_only_subscribed_connections() -> None:
+    from websockets.asyncio.client import connect
+
+    async with KrakenSimulator(heartbeat_interval=0.05) as quiet, connect(quiet.url) as ws:
+        first = json.loads(await ws.recv())
+        assert first["channel"] == "status" and first["data"][0]["connection_id"] == CONNECTION_ID
+        with anyio.move_on_after(0.3):
+            extra = await ws.recv()
+            pytest.fail(f"frame before subscribing: {extra!r}")
+        await ws.send('{"method":"subscribe","params":{"channel":"trade","symbol":["BTC/USD"],"snapshot":true},"req_id":5}')
+        ack = json.loads(await ws.recv())
+        assert (ack["success"], ack["req_id"], ack["result"]["symbol"]) == (True, 5, "BTC/USD")
+        with anyio.fail_after(2):
+            while json.loads(await ws.recv()).get("channel") != "heartbeat":
+                pass
