@@ -9,11 +9,19 @@ from __future__ import annotations
 import logging
 import time
 
+_default_interval = 10.0
+
+
+def set_default_interval(seconds: float) -> None:
+    """Interval for RateLimitedLogs created without one (``[logging] rate_limit_interval``)."""
+    global _default_interval
+    _default_interval = seconds
+
 
 class RateLimitedLog:
-    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+    def __init__(self, logger: logging.Logger, interval: float | None = None) -> None:
         self.logger = logger
-        self.interval = interval
+        self.interval = _default_interval if interval is None else interval
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
