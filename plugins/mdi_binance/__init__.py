@@ -1,0 +1,1 @@
+"""mdi plugin for Binance USD-M futures mark price streams (``markPriceUpdate`` -> MarkPrice)."""
