@@ -45,7 +45,12 @@ class BBO(EventBase, frozen=True, tag="bbo"):
 
 
 class Trade(EventBase, frozen=True, tag="trade"):
-    """One public trade; ``trade_id`` is the venue's id as text (venues mix ints and strings)."""
+    """One public trade; ``trade_id`` is the venue's id as text (venues mix ints and strings).
+
+    ``side`` is the *taker's* (aggressor's) side on every venue: a ``buy`` lifted the offer.
+    Venues that publish the maker's side (Coinbase ``market_trades``) are inverted by their
+    connector.
+    """
 
     trade_id: str
     price: Decimal
