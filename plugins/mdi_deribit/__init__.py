@@ -1,0 +1,1 @@
+"""mdi plugin: Deribit JSON-RPC v2 option tickers and the DVOL volatility index."""
