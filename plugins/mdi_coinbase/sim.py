@@ -32,7 +32,7 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from mdi.testing.sim import VenueSimulator
+from mdi.testing.sim import VenueSimulator, reference_price
 from mdi.timeutil import parse_rfc3339_ns
 
 from mdi_coinbase import wire
@@ -308,8 +308,11 @@ class CoinbaseSimulator(VenueSimulator):
         while True:
             for product in list(self.products):
                 book = self._book(product)
-                book.step(rng)
                 now = time.time_ns()
+                if product == "BTC-USD":  # follow the price path every simulator shares
+                    book.bid = reference_price(now, tick=TICK) - TICK * rng.choice((0, 1, 2))
+                else:
+                    book.step(rng)
                 yield self._frame(template, "ticker", [{"type": "update", "tickers": [book.ticker(rng)]}], now)
                 if rng.random() < 0.4:
                     trades = book.trades(rng, rng.choice((1, 1, 1, 2, 3)), now)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from typing import Any, Iterator
 import msgspec
 from websockets.asyncio.server import ServerConnection
 
-from mdi.testing.sim import VenueSimulator
+from mdi.testing.sim import VenueSimulator, reference_price
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
@@ -131,9 +132,8 @@ class KrakenSimulator(VenueSimulator):
         symbol = "BTC/USD"
         while True:
             q = self.quote(symbol)
-            step = PRICE_STEP * rng.randint(-3, 3)
             spread = PRICE_STEP * rng.choice((1, 1, 1, 2, 5))
-            q.bid += step
+            q.bid = reference_price(time.time_ns(), tick=PRICE_STEP) + PRICE_STEP * rng.randint(-2, 0)
             q.ask = q.bid + spread
             q.bid_qty = (Decimal(str(rng.uniform(0.0001, 5))).quantize(QTY_STEP))
             q.ask_qty = (Decimal(str(rng.uniform(0.0001, 5))).quantize(QTY_STEP))

@@ -10,6 +10,8 @@ client is connected). Knobs for tests: ``reject`` (subscription keys to refuse),
 from __future__ import annotations
 
 import logging
+import math
+from decimal import Decimal
 from typing import Any, Iterable, Iterator
 
 import anyio
@@ -17,6 +19,20 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 log = logging.getLogger("mdi.testing.sim")
+
+_TWO_PI = 2 * math.pi
+
+
+def reference_price(ns: int, base: Decimal = Decimal("65000"), tick: Decimal = Decimal("0.01")) -> Decimal:
+    """A deterministic BTC price path shared by every simulator's demo stream.
+
+    A function of wall-clock time only, so independent simulators (even in separate processes)
+    quote the same market and a consolidated mid across them is sane: a slow swing of +-0.4 %
+    over 15 minutes plus a +-0.05 % wiggle over a minute.
+    """
+    t = ns / 1e9
+    factor = 1 + 0.004 * math.sin(_TWO_PI * t / 900) + 0.0005 * math.sin(_TWO_PI * t / 61)
+    return (base * Decimal(repr(factor))).quantize(tick)
 
 
 class VenueSimulator:
