@@ -1,0 +1,251 @@
+"""The thread-side half of the sink: events -> Arrow tables -> atomically committed files.
+
+Every method here blocks (Python object conversion, ZSTD, fsync) and is called by the sink
+through ``anyio.to_thread.run_sync``, one call at a time, so the event loop keeps routing while
+Parquet compresses (``pq.write_table`` releases the GIL). Building and committing are separate
+steps: a commit that fails half-way returns what it wrote, and only the rest is retried, so no
+row is ever written twice and none is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+import mdi
+from mdi.events import EventBase
+from mdi.stats import DEFAULT_LATENCY_BUCKETS, Histogram
+from mdi_parquet.columns import Issues
+from mdi_parquet.index import Head, LakeIndex, Recovery, recover, write_index
+from mdi_parquet.layout import HOUR_NS, META_PREFIX, other_versions, part_name, partition_dir, version_dir
+from mdi_parquet.schema import SCHEMA_VERSION, Scales, StreamSchema, builtin_schemas, differences, stream_schema
+from mdi_parquet.storage import ensure_dir, write_atomic
+
+WRITE_ERRORS = (OSError, pa.ArrowException)
+
+
+class SchemaMismatch(ValueError):
+    """The configured column types differ from those already in the lake."""
+
+
+@dataclass
+class PendingFile:
+    """One file's worth of rows (one stream, one hour), built and waiting to be committed."""
+
+    schema: StreamSchema
+    rel_dir: str
+    table: pa.Table
+    first_seq: int
+    last_seq: int
+
+
+@dataclass
+class Latency:
+    """Receive -> visible latency of one file's rows, bucketed like :class:`Histogram`."""
+
+    counts: list[int]
+    total_s: float
+    n: int
+
+    def add_to(self, histogram: Histogram) -> None:
+        for i, count in enumerate(self.counts):
+            histogram.counts[i] += count
+        histogram.total += self.total_s
+        histogram.n += self.n
+
+
+@dataclass
+class Written:
+    stream: str
+    rel_path: str
+    rows: int
+    size: int
+    last_seq: int
+    latency: Latency
+    renamed: bool  # the natural name was taken (should never happen; counted and logged)
+
+
+@dataclass
+class Built:
+    files: list[PendingFile]
+    issues: dict[str, Issues] = field(default_factory=dict)  # stream -> values not stored exactly
+
+
+@dataclass
+class CommitResult:
+    written: list[Written]  # a prefix of the pending files, in order
+    error: Exception | None
+
+
+class LakeWriter:
+    def __init__(
+        self,
+        root: Path,
+        scales: Scales,
+        compression_level: int,
+        clock: Callable[[], int],
+        latency_bounds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS,
+    ) -> None:
+        self.root = root
+        self.vdir = version_dir(root, SCHEMA_VERSION)
+        self.scales = scales
+        self.compression_level = compression_level
+        self.clock = clock
+        self.latency_bounds_ns = [int(b * 1e9) for b in latency_bounds]
+        self.heads: dict[str, Head] = {}
+        self.watermark: int | None = None
+        self._schemas: dict[type[EventBase], StreamSchema] = {}
+        self._known_dirs: set[Path] = set()
+
+    # ----- start and stop -----------------------------------------------------------------
+    def recover(self) -> Recovery:
+        """Clean crash leftovers, find the watermark (all schema versions), rewrite the index."""
+        ensure_dir(self.vdir, self._known_dirs)
+        found = recover(self.vdir)
+        self._check_types(found.heads)
+        marks = [found.watermark, *(recover(v, clean=False).watermark for v in other_versions(self.root, SCHEMA_VERSION))]
+        self.heads = found.heads
+        self.watermark = max((m for m in marks if m is not None), default=None)
+        found.watermark = self.watermark
+        self._write_index([])
+        return found
+
+    def _check_types(self, heads: dict[str, Head]) -> None:
+        """Refuse to mix column types within a stream (e.g. after ``decimal_scale`` changed).
+
+        DuckDB reads a glob with the first file's types and silently casts the others, so a
+        stream whose files disagree on a decimal scale would be rounded at query time.
+        """
+        known = {schema.stream: schema for schema in builtin_schemas(self.scales).values()}
+        problems = []
+        for stream, head in sorted(heads.items()):
+            if stream in known:
+                lake = pq.read_schema(self.vdir / head.file)
+                problems += [f"{stream}.{d}" for d in differences(lake, known[stream].arrow)]
+        if problems:
+            raise SchemaMismatch(
+                "the lake's files have other column types than this configuration would write: "
+                + "; ".join(problems)
+                + ". Put the old decimal_scale/column_scales back, or record the new types under a new root "
+                "(files of one stream must agree: DuckDB casts every file to the first one's type)"
+            )
+
+    def close(self) -> None:
+        """Record that nothing is pending, so the next start reads only the heads."""
+        self._write_index([])
+
+    # ----- building -----------------------------------------------------------------------
+    def schema_for(self, event_type: type[EventBase]) -> StreamSchema:
+        schema = self._schemas.get(event_type)
+        if schema is None:
+            schema = self._schemas[event_type] = stream_schema(event_type, self.scales)
+        return schema
+
+    def build(self, batches: dict[type[EventBase], list[EventBase]]) -> Built:
+        """Tables for each stream's buffered events, split into one pending file per hour."""
+        built = Built(files=[])
+        for event_type, events in batches.items():
+            schema = self.schema_for(event_type)
+            table, issues = schema.build(events)
+            if issues.by_row:
+                built.issues[schema.stream] = issues
+            built.files.extend(self._split(schema, table))
+        return built
+
+    def _split(self, schema: StreamSchema, table: pa.Table) -> list[PendingFile]:
+        ts = pc.fill_null(table.column("ts_recv").cast(pa.int64()), 0)
+        hours = pc.divide(ts, HOUR_NS)
+        unique = sorted(pc.unique(hours).to_pylist())
+        if len(unique) == 1:
+            return [self._pending(schema, unique[0], table)]
+        return [self._pending(schema, hour, table.filter(pc.equal(hours, hour))) for hour in unique]
+
+    def _pending(self, schema: StreamSchema, hour: int, table: pa.Table) -> PendingFile:
+        seq = pc.min_max(table.column("seq")).as_py()
+        ts = pc.min_max(table.column("ts_recv").cast(pa.int64())).as_py()
+        meta = {
+            "schema_version": SCHEMA_VERSION,
+            "stream": schema.stream,
+            "first_seq": seq["min"],
+            "last_seq": seq["max"],
+            "first_ts_recv": ts["min"],
+            "last_ts_recv": ts["max"],
+            "rows": table.num_rows,
+            "writer_version": mdi.__version__,
+        }
+        table = table.replace_schema_metadata({f"{META_PREFIX}{k}": str(v) for k, v in meta.items()})
+        return PendingFile(schema, partition_dir(schema.stream, hour), table, seq["min"], seq["max"])
+
+    # ----- committing ---------------------------------------------------------------------
+    def commit(self, pending: Sequence[PendingFile]) -> CommitResult:
+        """Write ``pending`` in order; stop at the first I/O error and report what was written."""
+        written: list[Written] = []
+        try:
+            self._write_index(sorted({p.rel_dir for p in pending}))
+            for item in pending:
+                written.append(self._write(item))
+        except WRITE_ERRORS as exc:
+            self._known_dirs.clear()
+            return CommitResult(written, exc)
+        return CommitResult(written, None)
+
+    def _write(self, item: PendingFile) -> Written:
+        directory = self.vdir / item.rel_dir
+        ensure_dir(directory, self._known_dirs)
+        name, renamed = self._free_name(directory, item)
+        options = item.schema.write_options()
+        level = self.compression_level
+
+        def write(tmp: Path) -> None:
+            pq.write_table(item.table, tmp, compression="zstd", compression_level=level, **options)
+
+        write_atomic(directory / name, write)
+        visible_ns = self.clock()
+        rel_path = f"{item.rel_dir}/{name}"
+        self._advance(item.schema.stream, rel_path, item.last_seq)
+        return Written(
+            stream=item.schema.stream,
+            rel_path=rel_path,
+            rows=item.table.num_rows,
+            size=(directory / name).stat().st_size,
+            last_seq=item.last_seq,
+            latency=self._latency(item.table.column("ts_recv"), visible_ns),
+            renamed=renamed,
+        )
+
+    @staticmethod
+    def _free_name(directory: Path, item: PendingFile) -> tuple[str, bool]:
+        """The file's name; a taken name (two writers on one lake?) gets a suffix, never replaced."""
+        duplicate = 0
+        name = part_name(item.first_seq, item.last_seq)
+        while (directory / name).exists():
+            duplicate += 1
+            name = part_name(item.first_seq, item.last_seq, duplicate)
+        return name, duplicate > 0
+
+    def _advance(self, stream: str, rel_path: str, last_seq: int) -> None:
+        head = self.heads.get(stream)
+        if head is None or last_seq > head.last_seq:
+            self.heads[stream] = Head(file=rel_path, last_seq=last_seq)
+        if self.watermark is None or last_seq > self.watermark:
+            self.watermark = last_seq
+
+    def _latency(self, ts_recv: pa.ChunkedArray, visible_ns: int) -> Latency:
+        waits = pc.subtract(pa.scalar(visible_ns, pa.int64()), ts_recv.cast(pa.int64()))
+        n = len(waits) - waits.null_count
+        at_most = [pc.sum(pc.less_equal(waits, bound)).as_py() or 0 for bound in self.latency_bounds_ns]
+        counts = [at_most[0], *(b - a for a, b in zip(at_most, at_most[1:])), n - at_most[-1]]
+        total = pc.sum(waits).as_py() or 0
+        return Latency(counts=counts, total_s=total / 1e9, n=n)
+
+    def _write_index(self, pending_dirs: list[str]) -> None:
+        ensure_dir(self.vdir, self._known_dirs)
+        index = LakeIndex(
+            schema_version=SCHEMA_VERSION, watermark=self.watermark, heads=dict(self.heads), pending_dirs=pending_dirs
+        )
+        write_index(self.vdir, index)
