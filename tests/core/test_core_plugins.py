@@ -138,3 +138,14 @@ def test_a_plugin_can_add_a_cli_command() -> None:
     app = build_app(build_plugin_host(load_entrypoints=False, extra=[("hello", Hello())]))
     result = CliRunner().invoke(app, ["hello", "--name", "mdi"])
     assert result.exit_code == 0 and result.output == "hello mdi\n"
+
+
+def test_the_shipped_config_assembles_with_the_installed_plugins() -> None:
+    from mdi.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    graph = assemble(load_config(root / "config.toml"), build_plugin_host())
+    assert sorted(n.name for n in graph.connectors) == ["binance", "coinbase", "deribit", "kraken"]
+    assert sorted(n.name for n in graph.pipelines) == ["iv_surface", "spot_mid"]
+    assert sorted(n.name for n in graph.sinks) == ["parquet", "redis"]
+    assert graph.config.http.host == "127.0.0.1"
