@@ -48,6 +48,10 @@ class SessionError(Exception):
     """The session must end (reconnect): stale data, missing acks, a fatal venue error."""
 
 
+class StaleError(SessionError):
+    """No market data for ``stale_after`` seconds (heartbeats alone do not count)."""
+
+
 class VenueSession(ABC):
     """Protocol state for one connection. A fresh session is made after every (re)connect.
 
@@ -63,6 +67,7 @@ class VenueSession(ABC):
         self.outbox: list[str] = []
         self.pending_acks: set[str] = set()
         self.subscribed: set[str] = set()
+        self.went_live = False
 
     @abstractmethod
     def opening_messages(self) -> list[str]:
@@ -123,21 +128,24 @@ class WsConnector(ABC, Generic[C]):
             self._set_state(ctx, "connecting")
             await self._status(ctx, "connecting", "", attempt)
             error = ""
-            went_live = False
+            session: VenueSession | None = None
+            stale = False
             try:
                 async with ctx.transport.connect(self.url(), open_timeout=self.config.open_timeout) as ws:
                     await self._status(ctx, "connected", self.url(), attempt)
                     session = self.new_session(ctx)
-                    went_live = await self._stream(ws, session, ctx, bad)
+                    await self._stream(ws, session, ctx, bad)
             except (TransportError, SessionError, OSError) as exc:
                 error = str(exc) or type(exc).__name__
+                stale = isinstance(exc, StaleError)
             ctx.stats.last_error = error or ctx.stats.last_error
             ctx.stats.reconnects += 1
-            if went_live:
-                attempt = 0
+            if session is not None and session.went_live:
+                attempt = 0  # a connection that worked starts the backoff schedule afresh
             delay = self._backoff(attempt)
             attempt += 1
-            self._set_state(ctx, "backoff")
+            # "stale" stays visible while we wait: it says why this venue is not live.
+            self._set_state(ctx, "stale" if stale else "backoff")
             await self._status(ctx, "disconnected", error, attempt)
             ctx.log.warning(
                 "connection lost; reconnecting",
@@ -158,8 +166,8 @@ class WsConnector(ABC, Generic[C]):
         symbol = getattr(self.config, "status_symbol", "") or "*"
         await ctx.emit([ConnectionStatus(venue=self.venue, symbol=symbol, ts_recv=now, state=state, detail=detail, attempt=attempt)])
 
-    async def _stream(self, ws: WsConnection, session: VenueSession, ctx: ConnectorContext, bad: RateLimitedLog) -> bool:
-        """Run one connection; returns whether it went live. Raises to end the session."""
+    async def _stream(self, ws: WsConnection, session: VenueSession, ctx: ConnectorContext, bad: RateLimitedLog) -> None:
+        """Run one connection until it fails (it always ends by raising)."""
         cfg = self.config
         stats = ctx.stats
         self._set_state(ctx, "subscribing")
@@ -200,7 +208,7 @@ class WsConnector(ABC, Generic[C]):
                 for message in outbox:
                     await ws.send_text(message)
             if not live and not session.pending_acks and session.subscribed:
-                live = True
+                live = session.went_live = True
                 self._set_state(ctx, "live")
                 await self._status(ctx, "subscribed", ",".join(sorted(session.subscribed))[:500], 0)
             if now >= next_tick:
@@ -211,7 +219,7 @@ class WsConnector(ABC, Generic[C]):
                 if now - last_data > stale_ns:
                     self._set_state(ctx, "stale")
                     await self._status(ctx, "stale", f"no data for {cfg.stale_after}s", 0)
-                    raise SessionError(f"stale: no data for {cfg.stale_after}s")
+                    raise StaleError(f"stale: no data for {cfg.stale_after}s")
                 if max_age and now - opened > max_age:
                     raise SessionError("maximum connection age reached; reconnecting")
 
