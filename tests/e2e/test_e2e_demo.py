@@ -114,3 +114,21 @@ def test_demo_records_every_stream_to_parquet_and_redis(tmp_path: Path, redis_se
     assert client.exists("md:v1:dvol:deribit") == 1
     assert client.xlen("md:v1:spot_mid:window") >= 1
     assert json.loads(client.get("md:v1:health"))["service"]["venues"]["kraken"]["state"] in {"live", "connecting", "backoff"}
+
+
+def test_demo_without_redis_degrades_only_the_redis_sink(tmp_path: Path) -> None:
+    absent = RedisServer()  # never started: its port refuses connections
+    try:
+        cfg = demo_config(tmp_path, absent.url)
+        result = subprocess.run(
+            [sys.executable, "-m", "mdi.cli", "demo", str(cfg), "--duration", "4", "--rate", "50"],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        absent.close()
+    assert result.returncode == 0, result.stderr
+    assert "stopped cleanly" in result.stderr
+    assert "redis sink degraded" in result.stderr
+    lake = tmp_path / "lake" / "v1"
+    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake}/bbo/**/*.parquet', hive_partitioning=true)").fetchall()
+    assert rows[0][0] > 50
