@@ -30,10 +30,6 @@ HOOK_OF_KIND: dict[str, str] = {
 }
 
 
-class PluginConflict(Exception):
-    """Two plugins registered the same component name."""
-
-
 @dataclass
 class PluginRecord:
     """One plugin as ``mdi plugins list`` shows it (mdi's own table, not pluggy's internals)."""
@@ -166,8 +162,6 @@ def _collect(host: PluginHost) -> None:
             caller = host.pm.subset_hook_caller(hook, remove_plugins=others)
             try:
                 caller(register=_registrar(host, record, kind))
-            except PluginConflict:
-                raise
             except Exception as exc:  # noqa: BLE001 - a plugin whose hook raises is marked failed
                 record.status = f"failed: {hook} raised {type(exc).__name__}: {exc}"
                 record.error = record.status[len("failed: "):]
