@@ -256,7 +256,7 @@ class ServiceCollector(Collector):
             restarts.add_metric([comp.name, comp.kind], comp.restarts)
         yield restarts
         yield _one_hot(COMPONENT_STATE, labels, (([c.name, c.kind], c.state) for c in comps), COMPONENT_STATES)
-        rows = [([c.name, c.kind], c.counters, {}) for c in comps]
+        rows: list[tuple[list[str], Any, dict[str, float]]] = [([c.name, c.kind], c.counters, {}) for c in comps]
         yield from self._dynamic("mdi_component_", "component", rows, labels)
 
     # ----- plugin-defined counters and gauges ----------------------------------------------

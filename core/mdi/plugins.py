@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pluggy
 
@@ -79,11 +79,13 @@ def _allowed_names() -> set[str] | None:
 
 
 def _trace(pm: pluggy.PluginManager) -> None:
-    def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def before(hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
         names = ", ".join(impl.plugin_name for impl in hook_impls)
         print(f"mdi: calling {hook_name} on [{names}]", file=sys.stderr)
 
-    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:
+    def after(
+        outcome: pluggy.Result[Any], hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]
+    ) -> None:
         print(f"mdi: {hook_name} done", file=sys.stderr)
 
     pm.add_hookcall_monitoring(before, after)
@@ -170,7 +172,7 @@ def _collect(host: PluginHost) -> None:
 def _registrar(host: PluginHost, record: PluginRecord, kind: str) -> Callable[[Any], None]:
     expected = {v: k for k, v in KIND_OF_SPEC.items()}[kind]
 
-    def register(spec: Any) -> None:
+    def register(spec: ComponentSpec) -> None:
         if not isinstance(spec, expected):
             raise TypeError(f"{HOOK_OF_KIND[kind]} must register {expected.__name__}, got {type(spec).__name__}")
         existing = host.components[kind].get(spec.name)

@@ -94,6 +94,7 @@ class DeribitSimulator(VenueSimulator):
             return
         self.requests[method] += 1
         handler = self._methods.get(method)
+        error: dict[str, Any] | None
         if handler is None:
             result, error = None, _error(-32601, "Method not found")
         else:

@@ -175,7 +175,7 @@ class KrakenSimulator(VenueSimulator):
     async def _on_subscribe(self, conn: ServerConnection, request: dict[str, Any]) -> None:
         self.subscribe_requests.append(request)
         params = request.get("params") or {}
-        channel = params.get("channel")
+        channel = str(params.get("channel"))
         req_id = request.get("req_id")
         for symbol in params.get("symbol") or []:
             if self._refused(channel, symbol):

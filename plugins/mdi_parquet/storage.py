@@ -67,7 +67,10 @@ def write_atomic(final: Path, write: Callable[[Path], None]) -> None:
 
 
 def write_bytes_atomic(final: Path, data: bytes) -> None:
-    write_atomic(final, lambda tmp: tmp.write_bytes(data))
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    write_atomic(final, write)
 
 
 def remove_tmp_files(directory: Path) -> int:

@@ -17,6 +17,7 @@ from anyio.abc import TaskGroup
 
 from mdi.cli.common import fail
 from mdi.cli.run_cmd import configure_logging, exit_code, run_service
+from mdi.components import ConnectorSpec
 from mdi.config import Config, ConfigError, load_config
 from mdi.graph import assemble
 from mdi.plugins import PluginHost, build_plugin_host
@@ -30,11 +31,12 @@ async def start_simulators(config: Config, host: PluginHost, stack: AsyncExitSta
     tables = config.components.get("connectors", {})
     for name in list(config.enabled("connectors")):
         registered = host.spec("connector", name)
-        if registered is None or registered.spec.simulator is None:
+        spec = registered.spec if registered is not None else None
+        if not isinstance(spec, ConnectorSpec) or spec.simulator is None:
             print(f"mdi demo: connector {name!r} has no simulator; left out", file=sys.stderr)
             tables[name] = {**tables[name], "enabled": False}
             continue
-        sim = registered.spec.simulator()
+        sim = spec.simulator()
         await stack.enter_async_context(sim)
         tables[name] = {**tables[name], "url": sim.sim_url()}
         sims.append(sim)

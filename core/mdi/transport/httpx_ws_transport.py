@@ -120,7 +120,7 @@ class HttpxWsTransport:
             # httpx would also take http(s)://; refuse it so both transports agree on what a URL is.
             raise TransportError(f"cannot connect to {url!r}: the scheme must be ws:// or wss://")
         async with httpx.AsyncClient(timeout=httpx.Timeout(open_timeout)) as client:
-            cm = aconnect_ws(url, client, max_message_size_bytes=_MAX_MESSAGE, keepalive_ping_interval_seconds=None)
+            cm: Any = aconnect_ws(url, client, max_message_size_bytes=_MAX_MESSAGE, keepalive_ping_interval_seconds=None)
             session = await _open(cm, url, open_timeout)
             conn = HttpxWsConnection(session)
             outcome: BaseException | None = None

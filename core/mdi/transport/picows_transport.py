@@ -62,7 +62,7 @@ class _Listener(WSListener):  # type: ignore[misc]
         if frame.payload_size >= 2:
             code = frame.get_close_code()
             reason = (frame.get_close_message() or b"").decode("utf-8", "replace")
-            self.closed = (int(code), reason)
+            self.closed = (int(code.value), reason)
             transport.send_close(code)
         else:
             self.closed = (_NO_STATUS, "")
