@@ -18,7 +18,7 @@ def make_simulator() -> DeribitSimulator:
     """Imported on demand: only ``mdi demo`` and tests need the simulator's server code."""
     from mdi_deribit.sim import DeribitSimulator
 
-    return DeribitSimulator()
+    return DeribitSimulator(scale=2)  # strikes and index near today's BTC level
 
 
 @hookimpl

@@ -57,9 +57,9 @@ class DeribitSimulator(VenueSimulator):
     path = "/ws/api/v2"
     heartbeat_interval = 0.05  # non-zero so the base starts :meth:`_heartbeats` per connection
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 7) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 7, scale: int = 1) -> None:
         super().__init__(host, port)
-        self.market = SimMarket(_now_ms(), seed=seed)
+        self.market = SimMarket(_now_ms(), seed=seed, scale=scale)
         self.clients: dict[ServerConnection, SimClient] = {}
         self.heartbeat_every: float | None = None
         self.test_timeout = 10.0

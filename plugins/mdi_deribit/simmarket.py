@@ -48,13 +48,17 @@ def _strike_text(strike: int | float) -> str:
     return str(int(strike)) if float(strike).is_integer() else str(strike).replace(".", "d")
 
 
-def load_options(now_ms: int, currency: str = "BTC", seed: int = 7) -> tuple[float, list[SimOption]]:
-    """The recorded option list with expiries moved to ``today + recorded days to expiry``."""
+def load_options(now_ms: int, currency: str = "BTC", seed: int = 7, scale: int = 1) -> tuple[float, list[SimOption]]:
+    """The recorded option list with expiries moved to ``today + recorded days to expiry``.
+
+    ``scale`` multiplies strikes and the index (the 2021 recording has BTC near 32k; the demo
+    uses 2 so the surface sits around today's level, near the spot simulators' price path)."""
     data = json.loads(files("mdi_deribit").joinpath("sim_instruments.json").read_text())
     today = datetime.fromtimestamp(now_ms / 1000, timezone.utc).replace(hour=8, minute=0, second=0, microsecond=0)
     rng = random.Random(seed)
     options = []
-    for i, (days, strike, kind, period, created_s) in enumerate(data["options"]):
+    for i, (days, recorded_strike, kind, period, created_s) in enumerate(data["options"]):
+        strike = recorded_strike * scale
         expiry_ms = int((today + timedelta(days=days)).timestamp() * 1000)
         name = f"{currency}-{expiry_code(expiry_ms)}-{_strike_text(strike)}-{kind}"
         options.append(SimOption(
@@ -62,7 +66,7 @@ def load_options(now_ms: int, currency: str = "BTC", seed: int = 7) -> tuple[flo
             creation_ms=now_ms + created_s * 1000, settlement_period=period, instrument_id=100_000 + i,
             open_interest=round(rng.uniform(0, 2500), 1),
         ))  # fmt: skip
-    return float(data["index_price"]), options
+    return float(data["index_price"]) * scale, options
 
 
 def _norm_cdf(x: float) -> float:
@@ -80,10 +84,10 @@ def _tick(price: float) -> float:
 class SimMarket:
     """Index, DVOL and every listed option; :meth:`step` moves them a little."""
 
-    def __init__(self, now_ms: int, *, currency: str = "BTC", seed: int = 7) -> None:
+    def __init__(self, now_ms: int, *, currency: str = "BTC", seed: int = 7, scale: int = 1) -> None:
         self.currency = currency
         self.rng = random.Random(seed)
-        self.index_price, options = load_options(now_ms, currency, seed)
+        self.index_price, options = load_options(now_ms, currency, seed, scale)
         self.dvol = 88.5
         self.options: dict[str, SimOption] = {o.name: o for o in options}
 
