@@ -7,10 +7,12 @@ batch where possible) and :mod:`mdi.metrics` turns them into metric families whe
 
 from __future__ import annotations
 
+import math
+import random
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, Sequence
 
 # Seconds. Wide enough for receive->router (µs) and receive->Parquet visible (tens of seconds).
 DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
@@ -19,27 +21,95 @@ DEFAULT_LATENCY_BUCKETS: tuple[float, ...] = (
 )
 
 
+class Reservoir:
+    """A uniform random sample of every value offered, for exact percentiles (benchmarks).
+
+    Bucket bounds say "p99 <= 25 ms"; a benchmark wants the number. Keeping every value would
+    grow without bound, so this keeps ``capacity`` of them chosen uniformly at random from all
+    values seen (Li's "Algorithm L": the gap to the next replacement is drawn directly, so the
+    cost is per *replacement*, not per value, and a long run costs almost nothing per value).
+    """
+
+    def __init__(self, capacity: int = 100_000, seed: int | None = None) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self._rng = random.Random(seed)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value (a benchmark's measurement window starts)."""
+        self.values: list[float] = []
+        self.seen = 0
+        self._w = math.exp(math.log(self._uniform()) / self.capacity)
+        self._next = self.capacity - 1
+        self._skip()
+
+    def extend(self, values: Sequence[float]) -> None:
+        """Offer ``values`` (one call per batch)."""
+        start = self.seen
+        room = self.capacity - len(self.values)
+        if room > 0:
+            self.values.extend(values[:room])
+        end = start + len(values)
+        while self._next < end:
+            self.values[self._rng.randrange(self.capacity)] = values[self._next - start]
+            self._w *= math.exp(math.log(self._uniform()) / self.capacity)
+            self._skip()
+        self.seen = end
+
+    def quantile(self, q: float) -> float:
+        """Nearest-rank quantile of the sample (0.0 when empty)."""
+        if not self.values:
+            return 0.0
+        ordered = sorted(self.values)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    def _uniform(self) -> float:
+        return 1.0 - self._rng.random()  # (0, 1]: safe to take the log of
+
+    def _skip(self) -> None:
+        w = min(self._w, 1.0 - 1e-16)
+        self._next += math.floor(math.log(self._uniform()) / math.log(1.0 - w)) + 1
+
+
 class Histogram:
-    """Cumulative-on-export histogram with cheap ``observe``; values in seconds."""
+    """Cumulative-on-export histogram with cheap ``observe``; values in seconds.
+
+    ``samples`` is off (None) unless :meth:`keep_samples` is called: then every observed value is
+    also offered to a :class:`Reservoir`, so a benchmark can report exact percentiles.
+    """
 
     def __init__(self, buckets: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS) -> None:
         self.buckets = buckets
+        self.bounds_ns = [round(b * 1e9) for b in buckets]  # observe_ns compares ints: no division
         self.counts = [0] * (len(buckets) + 1)  # last slot is +Inf
         self.total = 0.0
         self.n = 0
+        self.samples: Reservoir | None = None
+
+    def keep_samples(self, capacity: int = 100_000) -> Reservoir:
+        """Start (or restart) keeping a uniform sample of the observed values."""
+        self.samples = Reservoir(capacity)
+        return self.samples
 
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.buckets, value)] += 1
         self.total += value
         self.n += 1
+        if self.samples is not None:
+            self.samples.extend((value,))
 
     def observe_ns(self, values_ns: Iterable[int]) -> None:
         """Record many nanosecond durations (e.g. one per event of a batch)."""
-        buckets, counts = self.buckets, self.counts
+        if self.samples is not None:
+            values_ns = list(values_ns)
+            self.samples.extend([v / 1e9 for v in values_ns])
+        bounds, counts = self.bounds_ns, self.counts
         total = 0
         n = 0
         for v in values_ns:
-            counts[bisect_left(buckets, v / 1e9)] += 1
+            counts[bisect_left(bounds, v)] += 1
             total += v
             n += 1
         self.total += total / 1e9
