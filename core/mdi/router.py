@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from msgspec.structs import force_setattr as _force_setattr  # what stamp_seq uses (see _route)
+
 from mdi.channel import BatchChannel, Doorbell
 from mdi.config import RouterConfig
 from mdi.events import EventBase
-from mdi.events import stamp_seq as _stamp
 from mdi.stats import RouterStats
 from mdi.timeutil import now_ns
 
@@ -110,8 +111,9 @@ class Router:
 
     async def _route(self, batch: list[EventBase]) -> None:
         seq = self.next_seq
+        stamp = _force_setattr  # what stamp_seq does, without a Python call per event
         for event in batch:
-            _stamp(event, seq)
+            stamp(event, "seq", seq)
             seq += 1
         self.next_seq = seq
         stats = self.stats
