@@ -181,10 +181,15 @@ class WsConnector(ABC, Generic[C]):
         stale_ns = int(cfg.stale_after * NS)
         next_tick = opened
         while True:
-            frames: list[Frame] = []
-            with anyio.move_on_after(self.tick):
-                frames = await ws.recv_batch()
+            # A burst still buffered is taken without arming the receive timeout (a cancel scope
+            # per batch costs more than parsing a small batch); only an empty buffer waits.
+            frames: list[Frame] = ws.take_buffered()
+            waited = not frames
+            if waited:
+                with anyio.move_on_after(self.tick):
+                    frames = await ws.recv_batch()
             now = ctx.clock()
+            emitted = False
             if frames:
                 events: list[EventBase] = []
                 got_data = False
@@ -203,6 +208,7 @@ class WsConnector(ABC, Generic[C]):
                 if events:
                     stats.events += len(events)
                     await ctx.emit(events)
+                    emitted = True
             if session.outbox:
                 outbox, session.outbox = session.outbox, []
                 for message in outbox:
@@ -222,4 +228,6 @@ class WsConnector(ABC, Generic[C]):
                     raise StaleError(f"stale: no data for {cfg.stale_after}s")
                 if max_age and now - opened > max_age:
                     raise SessionError("maximum connection age reached; reconnecting")
+            if not waited and not emitted:
+                await anyio.lowlevel.checkpoint()  # a burst of non-data frames must not hog the loop
 

@@ -35,6 +35,13 @@ class WsConnection(Protocol):
         Raises :class:`ConnectionClosed` when the peer closes or the socket drops.
         """
 
+    def take_buffered(self, max_frames: int = 1024) -> list[Frame]:
+        """Frames already received, without waiting (``[]`` when none are buffered).
+
+        Lets a connector drain a burst without arming its receive timeout for every batch; a
+        transport that cannot tell (httpx-ws hands frames over one at a time) returns ``[]``.
+        """
+
     async def ping(self) -> None:
         """Send a protocol-level ping (pongs to server pings are automatic)."""
 

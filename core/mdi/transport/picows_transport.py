@@ -23,6 +23,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 from mdi.transport import ConnectionClosed, Frame, TransportError
 
 _NO_STATUS = 1005  # RFC 6455: a close frame without a status code
+_TEXT, _BINARY = WSMsgType.TEXT, WSMsgType.BINARY  # picows hands out these very members: `is` works
 
 
 class _Listener(WSListener):  # type: ignore[misc]
@@ -44,7 +45,7 @@ class _Listener(WSListener):  # type: ignore[misc]
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
+        if kind is _TEXT or kind is _BINARY:
             if frame.fin:
                 self._push(frame.get_payload_as_bytes())
             else:
@@ -71,10 +72,11 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.wakeup.set()
 
     def _push(self, payload: bytes) -> None:
-        self.frames.append(payload)
+        frames = self.frames
+        frames.append(payload)
         self.buffered_bytes += len(payload)
         self.wakeup.set()
-        if not self.paused and (len(self.frames) >= self.high_water or self.buffered_bytes >= self.high_water_bytes):
+        if not self.paused and (len(frames) >= self.high_water or self.buffered_bytes >= self.high_water_bytes):
             if self.transport is not None:
                 self.transport.underlying_transport.pause_reading()
                 self.paused = True
@@ -139,6 +141,11 @@ class PicowsConnection:
             listener.wakeup.clear()
             await listener.wakeup.wait()
         return listener.take(max_frames)
+
+    def take_buffered(self, max_frames: int = 1024) -> list[Frame]:
+        """Buffered frames without waiting; like :meth:`recv_batch`, frames come before the close."""
+        listener = self._listener
+        return listener.take(max_frames) if listener.frames else []
 
     async def ping(self) -> None:
         self._check_open()
