@@ -13,28 +13,44 @@ shape this module:
 httpx-ws answers server pings itself (in its reader) and reassembles fragmented messages.
 After the peer closes, its reader stops; this wrapper remembers the close so that a second
 ``recv_batch`` raises again instead of waiting forever, and a send raises ``ConnectionClosed``.
+
+Batches: httpx-ws's reader task hands messages over a zero-size memory stream, one per
+rendezvous, so a burst arrives one message per task switch. Handing each one to the rest of the
+graph alone would wake the router, every sink and pipeline per message (about 100 µs). So
+``recv_batch``, after the first message, keeps taking the messages the reader can parse from
+what it has already read (one ``checkpoint`` each, so the reader runs), and stops when the reader
+would have to wait for the socket, after :data:`BATCH_WINDOW_S`, or at ``max_frames``. This
+reads httpx-ws's receive stream (``AsyncWebSocketSession._receive_event``, checked with
+httpx-ws 0.9) without waiting on it; where that attribute is missing, batches are single
+messages, as before. A close or error met while batching is reported by the next call, after
+the messages before it; a cancelled batch keeps its messages for the next call.
 """
 
 from __future__ import annotations
 
+import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 import anyio
+import anyio.lowlevel
 import httpcore
 import httpx
+from anyio.streams.memory import MemoryObjectReceiveStream
 from httpx_ws import (
     AsyncWebSocketSession,
     HTTPXWSException,
     WebSocketDisconnect,
     aconnect_ws,
 )
-from wsproto.events import BytesMessage, TextMessage
+from wsproto.events import BytesMessage, CloseConnection, TextMessage
 from wsproto.utilities import ProtocolError
 
 from mdi.transport import ConnectionClosed, Frame, TransportError
 
 _MAX_MESSAGE = 16 * 1024 * 1024
+BATCH_WINDOW_S = 0.001  # longest a batch keeps collecting after its first message
+_MISSES_ENDING_A_BURST = 2
 
 # Anything the session raises once the socket is gone or the protocol state forbids the call.
 _SESSION_ERRORS: tuple[type[BaseException], ...] = (
@@ -60,6 +76,10 @@ class HttpxWsConnection:
     def __init__(self, session: AsyncWebSocketSession) -> None:
         self._ws = session
         self._closed: ConnectionClosed | None = None
+        self._held: list[Frame] = []  # a cancelled batch's messages, returned by the next call
+        self._next: Any = None  # a close or error met while batching, reported by the next call
+        stream = getattr(session, "_receive_event", None)
+        self._stream = stream if isinstance(stream, MemoryObjectReceiveStream) else None
 
     def _check_open(self) -> None:
         if self._closed is not None:
@@ -78,21 +98,75 @@ class HttpxWsConnection:
             raise self._mark_closed(None, f"send failed: {exc!r}") from exc
 
     async def recv_batch(self, max_frames: int = 1024) -> list[Frame]:
-        """One message per call: httpx-ws hands frames over a zero-size stream one at a time."""
+        """The next message and those the reader can hand over right after it (see module doc)."""
+        if self._held:
+            frames, self._held = self._held[:max_frames], self._held[max_frames:]
+            return frames
         self._check_open()
+        frames = [await self._receive_message()]
+        if self._stream is not None:
+            try:
+                await self._take_ready(frames, max_frames)
+            except anyio.get_cancelled_exc_class():
+                self._held = frames  # nothing received is lost: the next call returns them
+                raise
+        return frames
+
+    async def _receive_message(self) -> Frame:
         while True:
             try:
-                message = await self._ws.receive()
+                message = self._held_event() if self._next is not None else await self._ws.receive()
             except WebSocketDisconnect as exc:
                 code = None if exc.code is None else int(exc.code)
                 raise self._mark_closed(code, exc.reason or "") from exc
             except _SESSION_ERRORS as exc:
                 raise self._mark_closed(None, f"receive failed: {exc!r}") from exc
             if isinstance(message, TextMessage):
-                return [message.data]
+                return message.data
             if isinstance(message, BytesMessage):
-                return [bytes(message.data)]
+                return bytes(message.data)
             # Any other wsproto event (none expected: pings/pongs are handled by the reader).
+
+    def _held_event(self) -> Any:
+        """The event a batch stopped at, as ``AsyncWebSocketSession.receive`` would return it."""
+        event, self._next = self._next, None
+        if isinstance(event, HTTPXWSException):
+            raise event
+        if isinstance(event, CloseConnection):
+            raise WebSocketDisconnect(event.code, event.reason)
+        return event
+
+    async def _take_ready(self, frames: list[Frame], max_frames: int) -> None:
+        """Append messages the reader hands over without waiting for the socket."""
+        assert self._stream is not None
+        stream = self._stream
+        deadline = time.monotonic() + BATCH_WINDOW_S
+        misses = 0
+        while len(frames) < max_frames and time.monotonic() < deadline:
+            await anyio.lowlevel.checkpoint()  # the reader parses its next message meanwhile
+            try:
+                event = stream.receive_nowait()
+            except anyio.WouldBlock:
+                # The reader's own send yields once before it offers the message, so one miss
+                # is normal; two in a row mean it waits for the socket: the burst is over.
+                misses += 1
+                if misses == _MISSES_ENDING_A_BURST:
+                    return
+                continue
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return  # the next receive reports it
+            misses = 0
+            if isinstance(event, TextMessage):
+                frames.append(event.data)
+            elif isinstance(event, BytesMessage):
+                frames.append(bytes(event.data))
+            else:
+                self._next = event
+                return
+
+    def take_buffered(self, max_frames: int = 1024) -> list[Frame]:
+        """Always ``[]``: httpx-ws hands each frame over only when :meth:`recv_batch` waits for it."""
+        return []
 
     async def ping(self) -> None:
         self._check_open()
