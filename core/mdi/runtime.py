@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from typing import Any, Callable
 
 import anyio
@@ -27,6 +28,14 @@ from mdi.timeutil import now_ns
 from mdi.transport import get_transport
 
 log = logging.getLogger("mdi.runtime")
+
+# While the service runs, a thread that wants the GIL gets it after at most this long (Python's
+# default is 5 ms). The event loop holds the GIL nearly all the time at full speed; sinks do their
+# bulk work (Arrow parsing, ZSTD, fsync) in worker threads that release the GIL for each C call and
+# need it back between calls. With 5 ms per hand-back a Parquet flush stretches to seconds and its
+# backlog to hundreds of MB; at 0.5 ms the writer keeps up and the loop still never waits longer
+# than that for its next event (docs/performance.md has the measurements).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class Service:
@@ -89,6 +98,14 @@ class Service:
     # ----- running ---------------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[Service] = anyio.TASK_STATUS_IGNORED, handle_signals: bool = False) -> None:
         """Run until stopped; ``task_status.started(self)`` once everything is up."""
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous, GIL_SWITCH_INTERVAL_S))
+        try:
+            await self._run(task_status, handle_signals)
+        finally:
+            sys.setswitchinterval(previous)
+
+    async def _run(self, task_status: TaskStatus[Service], handle_signals: bool) -> None:
         self.stats.started_ns = self.clock()
         watermark = await self._open_sinks()
         router = self.router = self._wire(watermark + 1)
