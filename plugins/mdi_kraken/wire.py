@@ -1,9 +1,11 @@
 """Kraken Spot WebSocket v2 wire format: frozen msgspec Structs and decoders built once.
 
 Kraken has no single discriminator: data frames carry ``channel`` (+ ``type``), method replies
-carry ``method``. A frame is decoded once into :class:`Envelope` with the payload kept as
-``msgspec.Raw``; the session dispatches on the exact ``channel``/``method`` value and decodes the
-payload with the decoder for that channel. Unknown keys are ignored (Kraken adds fields, e.g.
+carry ``method``. The two data channels (``ticker``, ``trade``) are tried first as one tagged
+union on ``channel`` (:data:`DATA_FRAME`, one decoding pass per frame); every other frame is
+decoded into :class:`Envelope` with the payload kept as ``msgspec.Raw``, the session dispatches
+on the exact ``channel``/``method`` value and decodes the payload with the decoder for that
+channel. Unknown keys are ignored (Kraken adds fields, e.g.
 ``timestamp`` on ticker, ``status`` on some errors, ``warnings`` in acks).
 
 Prices and sizes are JSON *numbers* whose text is exact (``0.10000000``, ``58033``): msgspec
@@ -95,7 +97,26 @@ class PingRequest(msgspec.Struct, frozen=True, kw_only=True):
     req_id: int
 
 
+class TickerFrame(msgspec.Struct, frozen=True, tag_field="channel", tag="ticker"):
+    """A whole ``ticker`` data frame, decoded in one pass (see :data:`DATA_FRAME`)."""
+
+    data: list[TickerData]
+    type: str | None = None
+
+
+class TradeFrame(msgspec.Struct, frozen=True, tag_field="channel", tag="trade"):
+    """A whole ``trade`` data frame, decoded in one pass (see :data:`DATA_FRAME`)."""
+
+    data: list[TradeData]
+    type: str | None = None
+
+
 ENVELOPE = msgspec.json.Decoder(Envelope)
+# The two data channels carry nearly every frame, and ``channel`` is their one discriminator, so
+# they are decoded in one pass as a tagged union (an exact match on ``channel``); anything else
+# (heartbeats, status, method replies, malformed frames) fails this decoder and takes the
+# ENVELOPE path, which dispatches it or reports it.
+DATA_FRAME = msgspec.json.Decoder(TickerFrame | TradeFrame)
 TICKER_DATA = msgspec.json.Decoder(list[TickerData])
 TRADE_DATA = msgspec.json.Decoder(list[TradeData])
 STATUS_DATA = msgspec.json.Decoder(list[StatusData])
