@@ -1,13 +1,28 @@
 """The ``parquet`` sink: buffers per stream, cuts files by size or age, never drops a row.
 
 The router blocks on this sink's bounded channel when it is full (``durable``). So the sink keeps
-it simple: it consumes while it can write, and while it cannot (a flush in progress, or storage
-failing and being retried with backoff) it does not consume, and back-pressure builds upstream.
-Rows already taken out of the channel stay in memory until a write of them succeeds.
+it simple: it consumes while it can write, and while it cannot (storage failing and being retried
+with backoff) it does not consume, and back-pressure builds upstream. Rows already taken out of
+the channel stay in memory until a write of them succeeds.
+
+One flush at a time runs in the sink's own writer thread (Arrow parsing, ZSTD, fsync: all
+without the GIL) while the sink keeps consuming and converting the next rows; a second flush
+that comes due first waits for it, and a flush that failed is retried, with backoff and without
+consuming, before anything else is written. The sink stays one coroutine: it looks at the
+writer thread's result between batches (and every :data:`POLL_S` while idle).
+
+Events are converted as they arrive, :data:`CONVERT_ROWS` at a time on the event loop, while
+they are still in the CPU cache: msgspec writes them as JSON lines with exact decimal digits
+(see :class:`mdi_parquet.schema.StreamSchema`), and every :data:`PARSE_ROWS` of them go to the
+writer thread, where Arrow parses them into columns without the GIL, beside the event loop. A
+stream's buffer is therefore mostly Arrow columns (a few percent of the memory of the event
+objects), and cutting a file only concatenates them and compresses.
 """
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,10 +33,23 @@ from mdi.events import EventBase
 from mdi.logutil import RateLimitedLog
 from mdi_parquet.columns import Issues
 from mdi_parquet.config import ParquetSinkConfig
-from mdi_parquet.writer import WRITE_ERRORS, LakeWriter, PendingFile, Written
+from mdi_parquet.writer import WRITE_ERRORS, Built, CommitResult, Converted, LakeWriter, PendingFile, Written
 
 if TYPE_CHECKING:
     from mdi.channel import BatchChannel
+
+# Events encoded per call (a fraction of a ms on the event loop), and at most this many calls
+# before the loop may run again: enough that the sink drains a connector's burst (up to 1024
+# frames) in one turn, so at full speed the channels stay shallow and back-pressure stays in
+# the socket; few enough that a backlog never blocks the loop for more than a few ms.
+CONVERT_ROWS = 512
+CONVERT_SLICES_PER_TURN = 8
+POLL_S = 0.005  # how often an idle sink looks whether the writer thread has finished
+# JSON rows handed to the writer thread to become Arrow as soon as this many wait: a stream's
+# buffer is then mostly compact Arrow columns, and the parsing is spread out, not done per file.
+PARSE_ROWS = 8192
+
+Job = tuple[Built, CommitResult]
 
 
 ROUNDED = (
@@ -33,17 +61,26 @@ NULLED = "%s: %d value(s) could not be stored in the column at all (e.g. %r) and
 
 
 class ParquetSink:
-    """One coroutine (``run``) after ``open``; blocking work goes to worker threads."""
+    """One coroutine (``run``) after ``open``; blocking work goes to worker threads.
+
+    ``writer_class`` is the thread-side writer; a subclass may swap it (the benchmark's slow disk).
+    """
+
+    writer_class: type[LakeWriter] = LakeWriter
 
     def __init__(self, config: ParquetSinkConfig) -> None:
         self.config = config
         self._ctx: SinkContext | None = None
         self._writer: LakeWriter | None = None
         self._log: RateLimitedLog | None = None
-        self._buffers: dict[type[EventBase], list[EventBase]] = {}
+        self._buffers: dict[type[EventBase], list[EventBase]] = {}  # not yet converted
+        self._converted: dict[type[EventBase], list[Converted]] = {}
+        self._converted_rows: dict[type[EventBase], int] = {}
         self._since: dict[type[EventBase], float] = {}  # monotonic time a stream's oldest row came
         self._pending: list[PendingFile] = []
         self._buffered = 0  # rows taken from the channel and not yet in a visible file
+        self._executor: ThreadPoolExecutor | None = None
+        self._job: Future[Job] | None = None  # the flush running in the writer thread
 
     @property
     def watermark(self) -> int | None:
@@ -53,7 +90,7 @@ class ParquetSink:
     # ----- Sink protocol ------------------------------------------------------------------
     async def open(self, ctx: SinkContext) -> int | None:
         """Create the lake if needed, remove crash leftovers, return the persisted watermark."""
-        writer = LakeWriter(
+        writer = self.writer_class(
             Path(self.config.root), self.config.scales(), self.config.compression_level, ctx.clock, ctx.stats.latency.buckets
         )
         found = await anyio.to_thread.run_sync(writer.recover)
@@ -76,13 +113,21 @@ class ParquetSink:
     async def run(self, inbox: BatchChannel[EventBase]) -> None:
         """Consume until the channel is closed and drained, then write everything and return."""
         ctx, writer = self._opened()
-        while (batch := await self._receive(inbox)) is not None:
-            self._add(batch)
-            ctx.stats.queue_depth = self._buffered
-            due = self._due()
-            if due:
-                await self._flush(due)
-        await self._flush(list(self._buffers))
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mdi-{ctx.name}")
+        try:
+            while (batch := await self._receive(inbox)) is not None:
+                if self._job is not None and self._job.done():
+                    await self._settle()
+                self._add(batch)
+                await self._convert_full_slices()
+                ctx.stats.queue_depth = self._buffered
+                due = self._due()
+                if due:
+                    await self._flush(due)
+            await self._flush(list(self._buffers))
+            await self._settle()
+        finally:
+            self._executor.shutdown(wait=False)
         try:
             await anyio.to_thread.run_sync(writer.close)
         except WRITE_ERRORS as exc:  # the data is safe; only the next start reads more footers
@@ -92,9 +137,14 @@ class ParquetSink:
     async def _receive(self, inbox: BatchChannel[EventBase]) -> list[EventBase] | None:
         """The next batch; ``[]`` when a stream's flush interval ends first; None when closed."""
         limit = self.config.buffer_rows  # so a file exceeds buffer_rows by at most one batch
-        if not self._since:
+        ready = inbox.get_nowait(limit)  # queued events need no timer (a cancel scope per batch adds up)
+        if ready:
+            return ready
+        wait = min(self._since.values()) + self.config.flush_interval - anyio.current_time() if self._since else math.inf
+        if self._job is not None:
+            wait = min(wait, POLL_S)  # look at the writer thread's result soon
+        if wait == math.inf:
             return await inbox.get(limit)
-        wait = min(self._since.values()) + self.config.flush_interval - anyio.current_time()
         with anyio.move_on_after(wait):
             return await inbox.get(limit)
         return []
@@ -105,9 +155,9 @@ class ParquetSink:
         if len(kinds) == 1:
             self._buffer(kinds.pop()).extend(batch)
         else:
-            buffer = self._buffer
+            append = {kind: self._buffer(kind).append for kind in kinds}
             for event in batch:
-                buffer(type(event)).append(event)
+                append[type(event)](event)
         self._buffered += len(batch)
 
     def _buffer(self, kind: type[EventBase]) -> list[EventBase]:
@@ -117,31 +167,98 @@ class ParquetSink:
             self._since[kind] = anyio.current_time()
         return buffer
 
+    def _rows(self, kind: type[EventBase]) -> int:
+        return len(self._buffers[kind]) + self._converted_rows.get(kind, 0)
+
     def _due(self) -> list[type[EventBase]]:
         """Streams whose buffer is full or whose oldest row has waited ``flush_interval``."""
         limit, oldest = self.config.buffer_rows, anyio.current_time() - self.config.flush_interval
-        return [k for k, rows in self._buffers.items() if len(rows) >= limit or self._since[k] <= oldest]
+        return [k for k in self._buffers if self._rows(k) >= limit or self._since[k] <= oldest]
+
+    async def _convert_full_slices(self) -> None:
+        """Convert every full :data:`CONVERT_ROWS` slice of unconverted events, letting the loop
+        run every :data:`CONVERT_SLICES_PER_TURN` slices. State is consistent at every ``await``:
+        a slice leaves ``_buffers`` in the same step it joins ``_converted``."""
+        done = 0
+        for kind, events in self._buffers.items():
+            while len(events) >= CONVERT_ROWS:
+                self._convert(kind, events, CONVERT_ROWS)
+                done += 1
+                if done % CONVERT_SLICES_PER_TURN == 0:
+                    await anyio.lowlevel.checkpoint()
+
+    def _convert(self, kind: type[EventBase], events: list[EventBase], count: int) -> None:
+        _, writer = self._opened()
+        converted = self._converted.setdefault(kind, [])
+        converted.append(writer.convert(kind, events[:count]))
+        self._converted_rows[kind] = self._converted_rows.get(kind, 0) + count
+        del events[:count]
+        self._parse_full_groups(kind, converted)
+
+    def _parse_full_groups(self, kind: type[EventBase], converted: list[Converted]) -> None:
+        """Hand the trailing unparsed JSON slices to the writer thread once they hold
+        :data:`PARSE_ROWS` rows; they are replaced, in place, by one slice that is ``parsing``."""
+        start = len(converted)
+        rows = 0
+        while start and converted[start - 1].unparsed:
+            start -= 1
+            rows += converted[start].rows
+        if rows < PARSE_ROWS or self._executor is None:
+            return
+        _, writer = self._opened()
+        lines = [part.json for part in converted[start:]]
+        converted[start:] = [Converted(rows=rows, parsing=self._executor.submit(writer.parse, kind, lines))]
 
     # ----- writing ------------------------------------------------------------------------
     async def _flush(self, kinds: list[type[EventBase]]) -> None:
-        """Build the given streams' files in a worker thread, then commit until it succeeds."""
+        """Hand the given streams' rows to the writer thread (after the previous flush is done)."""
         _, writer = self._opened()
-        batches = {kind: self._buffers.pop(kind) for kind in kinds if kind in self._buffers}
-        for kind in batches:
+        await self._settle()
+        parts: dict[type[EventBase], list[Converted]] = {}
+        for kind in kinds:
+            events = self._buffers.pop(kind, None)
+            if events is None:
+                continue
+            if events:
+                self._convert(kind, events, len(events))
+            parts[kind] = self._converted.pop(kind, [])
             del self._since[kind]
-        if batches:
-            built = await anyio.to_thread.run_sync(writer.build, batches)
-            self._pending.extend(built.files)
-            self._report_inexact(built.issues)
-        await self._commit()
+            self._converted_rows.pop(kind, None)
+        if parts:
+            assert self._executor is not None
+            self._job = self._executor.submit(self._assemble_and_commit, writer, parts)
 
-    async def _commit(self) -> None:
+    @staticmethod
+    def _assemble_and_commit(writer: LakeWriter, parts: dict[type[EventBase], list[Converted]]) -> Job:
+        """The writer thread's whole flush: parse and concatenate, then write every file."""
+        built = writer.assemble(parts)
+        return built, writer.commit(built.files)
+
+    async def _settle(self) -> None:
+        """Wait for the flush in the writer thread, account for it, and retry what failed."""
+        job = self._job
+        if job is None:
+            return
+        while not job.done():
+            await anyio.sleep(POLL_S)
+        self._job = None
+        built, result = job.result()  # a bug in the writer (not an I/O error) stops the sink here
+        self._report_inexact(built.issues)
+        self._record(result.written)
+        self._pending.extend(built.files[len(result.written) :])
+        if result.error is None:
+            self._mark_up()
+            return
+        self._mark_down(result.error, self.config.backoff_initial)
+        await anyio.sleep(self.config.backoff_initial)
+        await self._commit(min(self.config.backoff_initial * 2, self.config.backoff_max))
+
+    async def _commit(self, delay: float) -> None:
         """Write every pending file, retrying with capped exponential backoff while storage fails.
 
         Nothing is consumed meanwhile, so the channel fills and the router waits: durable.
         """
         _, writer = self._opened()
-        delay = self.config.backoff_initial
         while self._pending:
             result = await anyio.to_thread.run_sync(writer.commit, list(self._pending))
             del self._pending[: len(result.written)]

@@ -1,14 +1,18 @@
-"""The thread-side half of the sink: events -> Arrow tables -> atomically committed files.
+"""The writing half of the sink: events -> Arrow tables -> atomically committed files.
 
-Every method here blocks (Python object conversion, ZSTD, fsync) and is called by the sink
-through ``anyio.to_thread.run_sync``, one call at a time, so the event loop keeps routing while
-Parquet compresses (``pq.write_table`` releases the GIL). Building and committing are separate
-steps: a commit that fails half-way returns what it wrote, and only the rest is retried, so no
-row is ever written twice and none is dropped.
+:meth:`LakeWriter.convert` runs on the event loop (the sink calls it in small slices as events
+arrive, while they are still in the CPU cache): it writes the events as JSON lines, in C, which
+holds the GIL wherever it runs. Every other method blocks and runs in a worker thread, one call
+at a time: :meth:`LakeWriter.parse` (Arrow's JSON reader, without the GIL), :meth:`assemble`
+(concatenation, hour split) and :meth:`commit` (ZSTD and fsync, without the GIL), so the event
+loop keeps routing meanwhile. Building and committing are separate steps: a commit that fails
+half-way returns what it wrote, and only the rest is retried, so no row is ever written twice and
+none is dropped.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,6 +31,7 @@ from mdi_parquet.schema import SCHEMA_VERSION, Scales, StreamSchema, builtin_sch
 from mdi_parquet.storage import ensure_dir, write_atomic
 
 WRITE_ERRORS = (OSError, pa.ArrowException)
+LATENCY_SAMPLE_STRIDE = 64  # one latency sample per this many rows (see Latency.samples)
 
 
 class SchemaMismatch(ValueError):
@@ -46,17 +51,24 @@ class PendingFile:
 
 @dataclass
 class Latency:
-    """Receive -> visible latency of one file's rows, bucketed like :class:`Histogram`."""
+    """Receive -> visible latency of one file's rows, bucketed like :class:`Histogram`.
+
+    ``samples`` holds every :data:`LATENCY_SAMPLE_STRIDE`-th row's latency (seconds), so a
+    histogram that keeps samples (benchmarks) gets exact percentiles without a value per row.
+    """
 
     counts: list[int]
     total_s: float
     n: int
+    samples: list[float] = field(default_factory=list)
 
     def add_to(self, histogram: Histogram) -> None:
         for i, count in enumerate(self.counts):
             histogram.counts[i] += count
         histogram.total += self.total_s
         histogram.n += self.n
+        if histogram.samples is not None:
+            histogram.samples.extend(self.samples)
 
 
 @dataclass
@@ -68,6 +80,23 @@ class Written:
     last_seq: int
     latency: Latency
     renamed: bool  # the natural name was taken (should never happen; counted and logged)
+
+
+@dataclass
+class Converted:
+    """One slice of a stream's events, on its way into a file: JSON lines (the fast way; see
+    :meth:`LakeWriter.convert`), JSON lines being parsed by Arrow in the writer thread
+    (``parsing``), or an Arrow table (streams without a JSON read schema)."""
+
+    rows: int
+    json: bytes = b""
+    table: pa.Table | None = None
+    issues: Issues | None = None
+    parsing: Future[tuple[pa.Table, Issues]] | None = None
+
+    @property
+    def unparsed(self) -> bool:
+        return self.table is None and self.parsing is None
 
 
 @dataclass
@@ -148,14 +177,57 @@ class LakeWriter:
 
     def build(self, batches: dict[type[EventBase], list[EventBase]]) -> Built:
         """Tables for each stream's buffered events, split into one pending file per hour."""
+        return self.assemble({event_type: [self.convert(event_type, events)] for event_type, events in batches.items()})
+
+    def convert(self, event_type: type[EventBase], events: Sequence[EventBase]) -> Converted:
+        """One slice of a stream's events in the form that waits for the file (see module doc)."""
+        schema = self.schema_for(event_type)
+        if schema.json is not None:
+            return Converted(rows=len(events), json=schema.encode_lines(events))
+        table, issues = schema.build(events)
+        return Converted(rows=len(events), table=table, issues=issues)
+
+    def assemble(self, parts: dict[type[EventBase], list[Converted]]) -> Built:
+        """Each stream's converted slices, in order, as pending files (one per hour)."""
         built = Built(files=[])
-        for event_type, events in batches.items():
+        for event_type, slices in parts.items():
+            if not slices:
+                continue
             schema = self.schema_for(event_type)
-            table, issues = schema.build(events)
-            if issues.by_row:
-                built.issues[schema.stream] = issues
+            tables: list[pa.Table] = []
+            merged = Issues()
+            for table, issues in self._tables(schema, slices):
+                tables.append(table)
+                merged.merge(issues)
+                if issues.by_row:
+                    built.issues[schema.stream] = merged
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             built.files.extend(self._split(schema, table))
         return built
+
+    def parse(self, event_type: type[EventBase], lines: list[bytes]) -> tuple[pa.Table, Issues]:
+        """JSON slices of one stream as one Arrow table (the GIL is released while parsing)."""
+        return self.schema_for(event_type).from_json(b"".join(lines))
+
+    @staticmethod
+    def _tables(schema: StreamSchema, slices: list[Converted]) -> list[tuple[pa.Table, Issues]]:
+        """Arrow tables of the slices, in order; consecutive unparsed slices are parsed together.
+
+        A slice still ``parsing`` was handed to this same single writer thread earlier, so its
+        result is ready by the time a flush runs here."""
+        out: list[tuple[pa.Table, Issues]] = []
+        lines: list[bytes] = []
+        for part in slices:
+            if part.unparsed:
+                lines.append(part.json)
+                continue
+            if lines:
+                out.append(schema.from_json(b"".join(lines)))
+                lines = []
+            out.append(part.parsing.result() if part.parsing is not None else (part.table, part.issues or Issues()))
+        if lines:
+            out.append(schema.from_json(b"".join(lines)))
+        return out
 
     def _split(self, schema: StreamSchema, table: pa.Table) -> list[PendingFile]:
         ts = pc.fill_null(table.column("ts_recv").cast(pa.int64()), 0)
@@ -241,7 +313,9 @@ class LakeWriter:
         at_most = [pc.sum(pc.less_equal(waits, bound)).as_py() or 0 for bound in self.latency_bounds_ns]
         counts = [at_most[0], *(b - a for a, b in zip(at_most, at_most[1:])), n - at_most[-1]]
         total = pc.sum(waits).as_py() or 0
-        return Latency(counts=counts, total_s=total / 1e9, n=n)
+        picks = waits.take(pa.array(range(0, len(waits), LATENCY_SAMPLE_STRIDE), pa.int64())).drop_null()
+        samples = [ns / 1e9 for ns in picks.to_pylist()]
+        return Latency(counts=counts, total_s=total / 1e9, n=n, samples=samples)
 
     def _write_index(self, pending_dirs: list[str]) -> None:
         ensure_dir(self.vdir, self._known_dirs)
