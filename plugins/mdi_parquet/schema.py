@@ -16,18 +16,12 @@ Bump :data:`SCHEMA_VERSION` (a new ``v<N>`` directory) whenever a column changes
 
 from __future__ import annotations
 
-import io
-import json
-import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from operator import attrgetter
 from typing import Any, Mapping, Sequence
 
-import msgspec
 import msgspec.inspect as mi
 import pyarrow as pa
-import pyarrow.json as pa_json
 
 from mdi.events import EVENT_TYPES, KIND_OF, EventBase
 from mdi_parquet.columns import (
@@ -41,6 +35,7 @@ from mdi_parquet.columns import (
     PlainConverter,
     StructConverter,
 )
+from mdi_parquet.rows import RowCodec
 
 SCHEMA_VERSION = 1
 CHUNK_ROWS = 8192
@@ -76,48 +71,22 @@ class ColumnSpec:
     ordered: bool  # seq and top-level timestamps: delta encoding, min/max statistics
 
 
-# Decimals as JSON numbers with their exact digits: msgspec formats those twice as fast as
-# strings, and Arrow's JSON reader parses a number into a decimal column from its text, exactly.
-_JSON_LINES = msgspec.json.Encoder(decimal_format="number")
-# What msgspec writes for a non-finite Decimal (NaN, sNaN, -NaN5, Infinity...): not JSON, so the
-# fallback quotes such bare tokens (never text inside a string) before decoding the line.
-_NON_FINITE = re.compile(r'"(?:\\.|[^"\\])*"|(-?s?NaN\d*|-?Infinity)')
-
-
-def _quote_non_finite(match: re.Match[str]) -> str:
-    token = match.group(1)
-    return match.group(0) if token is None else f'"{token}"'
-
-
-def decode_lines(data: bytes, event_type: type[EventBase]) -> list[EventBase]:
-    """The events :meth:`StreamSchema.encode_lines` wrote, exactly (decimals from their text)."""
-    events = []
-    for line in data.decode().splitlines():
-        obj = json.loads(_NON_FINITE.sub(_quote_non_finite, line), parse_float=Decimal)
-        events.append(msgspec.convert(obj, event_type))
-    return events
-
-
 @dataclass(frozen=True)
 class StreamSchema:
-    """The columns of one stream, and the two ways to build its Arrow tables.
+    """The columns of one stream, and the ways to build its Arrow tables.
 
-    :meth:`build` converts events column by column from Python objects. :meth:`encode_lines`
-    plus :meth:`from_json` is the fast way for every stream whose columns Arrow's JSON reader can
-    produce exactly (``json`` is not None): msgspec writes each event once as a JSON line (in C;
-    decimals as numbers with their exact digits), and Arrow parses the text into the columns
-    (C++, without the GIL, so in a worker thread it runs beside the event loop). When Arrow
-    refuses a value (more fractional digits than the column's scale, a number beyond 38 digits,
-    NaN) the text is decoded back into the same events, exactly (:func:`decode_lines`), and goes
-    through :meth:`build`, which rounds or nulls it and keeps the original in ``exact_text``:
-    both ways give identical files.
+    :meth:`build` converts events column by column from Python objects: every stream, every
+    value (rounding or nulling what a column cannot hold, with the original in ``exact_text``).
+    Flat streams (``rows`` is not None) also have the fast way, :meth:`encode_rows` on the event
+    loop plus :meth:`from_rows` in a worker thread (see :mod:`mdi_parquet.rows`); it falls back
+    to :meth:`build` for any text Arrow refuses, so both give identical tables.
     """
 
     stream: str
     event_type: type[EventBase]
     columns: tuple[ColumnSpec, ...]
     arrow: pa.Schema
-    json: pa.Schema | None = None  # what Arrow's JSON reader produces; None: build() only
+    rows: RowCodec | None = None  # the fast way (flat streams only); None: build() only
 
     def write_options(self) -> dict[str, Any]:
         """Keyword arguments for ``pq.write_table`` (encodings and statistics per column)."""
@@ -149,48 +118,19 @@ class StreamSchema:
         return pa.Table.from_arrays(data, schema=self.arrow), issues
 
 
-    def encode_lines(self, events: Sequence[EventBase]) -> bytes:
-        """``events`` as JSON lines for :meth:`from_json` (exact decimal digits, in C)."""
-        return _JSON_LINES.encode_lines(events)
+    def encode_rows(self, events: Sequence[EventBase]) -> bytes:
+        """``events`` as text rows for :meth:`from_rows` (in C, exact; flat streams only)."""
+        assert self.rows is not None, f"stream {self.stream} has no text rows"
+        return self.rows.encode(events)
 
-    def from_json(self, data: bytes) -> tuple[pa.Table, Issues]:
-        """The table of JSON lines made by :meth:`encode_lines`; releases the GIL while parsing."""
-        assert self.json is not None, f"stream {self.stream} has no JSON read schema"
-        options = pa_json.ParseOptions(explicit_schema=self.json, unexpected_field_behavior="ignore")
-        read = pa_json.ReadOptions(use_threads=False, block_size=max(1 << 20, len(data) + 1))
-        try:
-            table = pa_json.read_json(io.BytesIO(data), read_options=read, parse_options=options)
-            columns = [table.column(f.name).cast(f.type) for f in self.arrow if f.name != EXACT_TEXT]
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a value needs build()'s care
-            return self.build(decode_lines(data, self.event_type))
-        columns.append(pa.chunked_array([pa.nulls(table.num_rows, EXACT_TEXT_TYPE)]))
-        return pa.Table.from_arrays(columns, schema=self.arrow), Issues()
-
-
-def json_read_schema(arrow: pa.Schema) -> pa.Schema | None:
-    """The schema to give Arrow's JSON reader so that casting its columns gives ``arrow``
-    exactly, or None when that is not guaranteed. Top-level timestamps are read as the integer
-    nanoseconds the events hold; floats are refused (msgspec writes NaN as null), and so are
-    nested timestamps and anything held as JSON text (no built-in event has either)."""
-    fields = []
-    for f in arrow:
-        if f.name == EXACT_TEXT:
-            continue
-        if f.type == TIMESTAMP:
-            fields.append(pa.field(f.name, pa.int64()))
-        elif _json_exact(f.type):
-            fields.append(f)
-        else:
-            return None
-    return pa.schema(fields)
-
-
-def _json_exact(type_: pa.DataType) -> bool:
-    if pa.types.is_struct(type_):
-        return all(_json_exact(child.type) for child in type_)
-    if pa.types.is_list(type_):
-        return _json_exact(type_.value_type)
-    return pa.types.is_integer(type_) or pa.types.is_decimal(type_) or pa.types.is_boolean(type_) or pa.types.is_string(type_)
+    def from_rows(self, data: bytes) -> tuple[pa.Table, Issues]:
+        """The table of :meth:`encode_rows`' text (parsed without the GIL); values Arrow refuses
+        send the rows through :meth:`build`, decoded back exactly."""
+        assert self.rows is not None, f"stream {self.stream} has no text rows"
+        table = self.rows.read(data)
+        if table is None:
+            return self.build(self.rows.decode(data))
+        return table, Issues()
 
 
 def stream_schema(event_type: type[EventBase], scales: Scales) -> StreamSchema:
@@ -203,8 +143,8 @@ def stream_schema(event_type: type[EventBase], scales: Scales) -> StreamSchema:
     columns = tuple(_column(stream, name, types[name], scales) for name in names)
     fields = [pa.field(c.name, c.converter.arrow_type) for c in columns]
     arrow = pa.schema([*fields, pa.field(EXACT_TEXT, EXACT_TEXT_TYPE)])
-    json = json_read_schema(arrow) if not any(isinstance(c.converter, JsonConverter) for c in columns) else None
-    return StreamSchema(stream=stream, event_type=event_type, columns=columns, arrow=arrow, json=json)
+    rows = RowCodec.for_stream(event_type, arrow)
+    return StreamSchema(stream=stream, event_type=event_type, columns=columns, arrow=arrow, rows=rows)
 
 
 def builtin_schemas(scales: Scales) -> dict[str, StreamSchema]:

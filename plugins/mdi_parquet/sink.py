@@ -5,15 +5,16 @@ it simple: it consumes while it can write, and while it cannot (storage failing 
 with backoff) it does not consume, and back-pressure builds upstream. Rows already taken out of
 the channel stay in memory until a write of them succeeds.
 
-One flush at a time runs in the sink's own writer thread (Arrow parsing, ZSTD, fsync: all
-without the GIL) while the sink keeps consuming and converting the next rows; a second flush
-that comes due first waits for it, and a flush that failed is retried, with backoff and without
-consuming, before anything else is written. The sink stays one coroutine: it looks at the
-writer thread's result between batches (and every :data:`POLL_S` while idle).
+The sink has two writer threads of its own (Arrow parsing, ZSTD, fsync: all without the GIL).
+One flush at a time runs there while the sink keeps consuming and converting the next rows; a
+second flush that comes due first waits for it, and a flush that failed is retried, with backoff
+and without consuming, before anything else is written. Parsing the next rows runs beside the
+flush, on the other thread. The sink stays one coroutine: it looks at the flush's result between
+batches (and every :data:`POLL_S` while idle).
 
 Events are converted as they arrive, :data:`CONVERT_ROWS` at a time on the event loop, while
-they are still in the CPU cache: msgspec writes them as JSON lines with exact decimal digits
-(see :class:`mdi_parquet.schema.StreamSchema`), and every :data:`PARSE_ROWS` of them go to the
+they are still in the CPU cache: msgspec writes a flat stream's events as text rows with exact
+decimal digits (see :mod:`mdi_parquet.rows`), and every :data:`PARSE_ROWS` of them go to the
 writer thread, where Arrow parses them into columns without the GIL, beside the event loop. A
 stream's buffer is therefore mostly Arrow columns (a few percent of the memory of the event
 objects), and cutting a file only concatenates them and compresses.
@@ -45,9 +46,9 @@ if TYPE_CHECKING:
 CONVERT_ROWS = 512
 CONVERT_SLICES_PER_TURN = 8
 POLL_S = 0.005  # how often an idle sink looks whether the writer thread has finished
-# JSON rows handed to the writer thread to become Arrow as soon as this many wait: a stream's
+# Text rows handed to the writer thread to become Arrow as soon as this many wait: a stream's
 # buffer is then mostly compact Arrow columns, and the parsing is spread out, not done per file.
-PARSE_ROWS = 8192
+PARSE_ROWS = 16384
 
 Job = tuple[Built, CommitResult]
 
@@ -113,7 +114,8 @@ class ParquetSink:
     async def run(self, inbox: BatchChannel[EventBase]) -> None:
         """Consume until the channel is closed and drained, then write everything and return."""
         ctx, writer = self._opened()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mdi-{ctx.name}")
+        # Two threads: a flush (which waits for its slices' parsing) never blocks the parsing.
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"mdi-{ctx.name}")
         try:
             while (batch := await self._receive(inbox)) is not None:
                 if self._job is not None and self._job.done():
@@ -196,7 +198,7 @@ class ParquetSink:
         self._parse_full_groups(kind, converted)
 
     def _parse_full_groups(self, kind: type[EventBase], converted: list[Converted]) -> None:
-        """Hand the trailing unparsed JSON slices to the writer thread once they hold
+        """Hand the trailing unparsed text slices to the writer thread once they hold
         :data:`PARSE_ROWS` rows; they are replaced, in place, by one slice that is ``parsing``."""
         start = len(converted)
         rows = 0
@@ -206,7 +208,7 @@ class ParquetSink:
         if rows < PARSE_ROWS or self._executor is None:
             return
         _, writer = self._opened()
-        lines = [part.json for part in converted[start:]]
+        lines = [part.text for part in converted[start:]]
         converted[start:] = [Converted(rows=rows, parsing=self._executor.submit(writer.parse, kind, lines))]
 
     # ----- writing ------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The writing half of the sink: events -> Arrow tables -> atomically committed files.
 
 :meth:`LakeWriter.convert` runs on the event loop (the sink calls it in small slices as events
-arrive, while they are still in the CPU cache): it writes the events as JSON lines, in C, which
-holds the GIL wherever it runs. Every other method blocks and runs in a worker thread, one call
-at a time: :meth:`LakeWriter.parse` (Arrow's JSON reader, without the GIL), :meth:`assemble`
+arrive, while they are still in the CPU cache): for flat streams it writes the events as text rows,
+in C (see :mod:`mdi_parquet.rows`), which holds the GIL wherever it runs. Every other method blocks and runs in a worker thread, one call
+at a time: :meth:`LakeWriter.parse` (Arrow's CSV reader, without the GIL), :meth:`assemble`
 (concatenation, hour split) and :meth:`commit` (ZSTD and fsync, without the GIL), so the event
 loop keeps routing meanwhile. Building and committing are separate steps: a commit that fails
 half-way returns what it wrote, and only the rest is retried, so no row is ever written twice and
@@ -84,12 +84,12 @@ class Written:
 
 @dataclass
 class Converted:
-    """One slice of a stream's events, on its way into a file: JSON lines (the fast way; see
-    :meth:`LakeWriter.convert`), JSON lines being parsed by Arrow in the writer thread
-    (``parsing``), or an Arrow table (streams without a JSON read schema)."""
+    """One slice of a stream's events, on its way into a file: text rows (flat streams; see
+    :mod:`mdi_parquet.rows`), text rows being parsed by Arrow in the writer thread (``parsing``),
+    or an Arrow table (the other streams)."""
 
     rows: int
-    json: bytes = b""
+    text: bytes = b""
     table: pa.Table | None = None
     issues: Issues | None = None
     parsing: Future[tuple[pa.Table, Issues]] | None = None
@@ -182,8 +182,8 @@ class LakeWriter:
     def convert(self, event_type: type[EventBase], events: Sequence[EventBase]) -> Converted:
         """One slice of a stream's events in the form that waits for the file (see module doc)."""
         schema = self.schema_for(event_type)
-        if schema.json is not None:
-            return Converted(rows=len(events), json=schema.encode_lines(events))
+        if schema.rows is not None:
+            return Converted(rows=len(events), text=schema.encode_rows(events))
         table, issues = schema.build(events)
         return Converted(rows=len(events), table=table, issues=issues)
 
@@ -206,27 +206,27 @@ class LakeWriter:
         return built
 
     def parse(self, event_type: type[EventBase], lines: list[bytes]) -> tuple[pa.Table, Issues]:
-        """JSON slices of one stream as one Arrow table (the GIL is released while parsing)."""
-        return self.schema_for(event_type).from_json(b"".join(lines))
+        """Text slices of one stream as one Arrow table (the GIL is released while parsing)."""
+        return self.schema_for(event_type).from_rows(b"".join(lines))
 
     @staticmethod
     def _tables(schema: StreamSchema, slices: list[Converted]) -> list[tuple[pa.Table, Issues]]:
         """Arrow tables of the slices, in order; consecutive unparsed slices are parsed together.
 
-        A slice still ``parsing`` was handed to this same single writer thread earlier, so its
-        result is ready by the time a flush runs here."""
+        A slice still ``parsing`` is being parsed by the sink's other writer thread: this waits
+        for it (parse jobs wait for nothing, so this cannot deadlock)."""
         out: list[tuple[pa.Table, Issues]] = []
         lines: list[bytes] = []
         for part in slices:
             if part.unparsed:
-                lines.append(part.json)
+                lines.append(part.text)
                 continue
             if lines:
-                out.append(schema.from_json(b"".join(lines)))
+                out.append(schema.from_rows(b"".join(lines)))
                 lines = []
             out.append(part.parsing.result() if part.parsing is not None else (part.table, part.issues or Issues()))
         if lines:
-            out.append(schema.from_json(b"".join(lines)))
+            out.append(schema.from_rows(b"".join(lines)))
         return out
 
     def _split(self, schema: StreamSchema, table: pa.Table) -> list[PendingFile]:
