@@ -131,7 +131,8 @@ def test_every_generated_frame_parses_into_a_plausible_ticker() -> None:
         if t.best_bid_price is not None:
             assert t.best_bid_price <= t.mark_price <= t.best_ask_price
         assert t.greeks.delta is not None and Decimal(-1) <= t.greeks.delta <= Decimal(1)
-        assert (t.greeks.delta >= 0) == (t.option_type == "C")
+        # a call's delta is >= 0, a put's <= 0 (deep out-of-the-money ones round to 0.0 / -0.0)
+        assert t.greeks.delta >= 0 if t.option_type == "C" else t.greeks.delta <= 0
     assert any(t.best_bid_price is None for t in tickers)  # deep wings have an empty bid
     assert sum(t.best_bid_price is not None for t in tickers) > 200
 
