@@ -1,0 +1,206 @@
+"""``python -m bench``: run the full-graph scenarios, print a table, write ``bench/results/<date>.json``.
+
+Options (all have defaults; ``--help`` lists them):
+
+- ``--seconds N``: measurement window per scenario (default 20; ``--quick``: 2);
+- ``--transport picows|httpx-ws`` (repeatable; default both);
+- ``--scenario NAME`` (repeatable): only these, e.g. ``picows-max``, ``httpx-ws-10k``,
+  ``picows-slow-disk``;
+- ``--quick``: a smoke run of a few seconds (``picows-max`` only, 0.5 s warm-up, 2 s window), for tests;
+- ``--components``: also run the router, Parquet and Redis component benchmarks;
+- ``--out PATH``: where to write the JSON (default ``bench/results/<date>.json``);
+- ``--keep``: keep each scenario's config, logs and lake; ``--profile``: also cProfile the
+  service's event loop during the window (``service.prof``; such a run's figures are not valid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench.full import REPO, Options, SlowDisk, machine, run_scenario, scenarios
+from mdi.testing.redis_server import RedisServer
+
+TRANSPORTS = ("picows", "httpx-ws")
+GOALS = {
+    "picows_events_per_s": 200_000,
+    "picows_cpu_us_per_event": 5.0,
+    "httpx_ws_events_per_s": 25_000,
+    "router_p99_ms_at_10k": 1.0,
+    "redis_p99_ms_at_10k": 25.0,
+    "peak_rss_mb": 300.0,
+    "parquet_rows_per_s": 1_000_000,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog="See docs/performance.md.")
+    parser.add_argument("--seconds", type=float, default=None, help="measurement window per scenario (default 20)")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds of blasting before the window (default 3)")
+    parser.add_argument("--transport", action="append", choices=TRANSPORTS, help="repeatable; default: both")
+    parser.add_argument("--scenario", action="append", default=[], help="run only these scenarios (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (picows-max, 2 s)")
+    parser.add_argument("--rate", type=float, default=10_000.0, help="events/s offered in the latency scenarios")
+    parser.add_argument("--background-rate", type=float, default=50.0, help="frames/s of each non-blasted venue")
+    parser.add_argument("--slow-disk-mbps", type=float, default=0.5, help="bandwidth of the simulated slow disk, MB/s")
+    parser.add_argument("--slow-disk-latency", type=float, default=0.02, help="fixed cost per file of the slow disk, s")
+    parser.add_argument("--redis-flush-interval", type=float, default=None,
+                        help="override [sinks.redis] flush_interval (default: the shipped config's)")
+    parser.add_argument("--components", action="store_true", help="also run the router, Parquet and Redis benchmarks")
+    parser.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/<date>.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the lakes and logs (printed at the end)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the service's event loop during the window (implies --keep; figures not valid)")
+    return parser.parse_args(argv)
+
+
+def options(args: argparse.Namespace) -> Options:
+    quick = args.quick
+    return Options(
+        seconds=args.seconds if args.seconds is not None else (2.0 if quick else 20.0),
+        warmup=args.warmup if args.warmup is not None else (0.5 if quick else 3.0),
+        background_rate=args.background_rate,
+        latency_rate=args.rate,
+        slow_disk=SlowDisk(args.slow_disk_mbps, args.slow_disk_latency),
+        keep=args.keep or args.profile,
+        redis_flush_interval=args.redis_flush_interval,
+        profile=args.profile,
+    )
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def print_tables(results: list[dict[str, Any]]) -> None:
+    print(f"\n{'scenario':<18}{'events/s':>11}{'frames/s':>11}{'CPU us/ev':>10}{'mdi cores':>10}"
+          f"{'RSS peak':>9}{'@10s':>7}{'end':>7}{'after':>7}  lossless")
+    for r in results:
+        rss = r["rss_mb"]
+        at10 = "-" if rss["at_10s"] is None else f"{rss['at_10s']:.0f}"
+        cpu = "-" if r["cpu_us_per_event"] is None else f"{r['cpu_us_per_event']:.2f}"
+        print(f"{r['scenario']:<18}{r['events_per_s']:>11,.0f}{r['blasted_frames_per_s']:>11,.0f}{cpu:>10}"
+              f"{r['cpu_cores']['mdi']:>10.2f}{rss['peak']:>9.0f}{at10:>7}{rss['end_of_window']:>7.0f}"
+              f"{rss['after_run']:>7.0f}  {r['loss']['lossless']}")
+    print(f"\nlatency, ms: p50 / p99 / p99.9 (exact, from a uniform sample over the window)")
+    print(f"{'scenario':<18}{'receive->router':>24}{'receive->Redis written':>28}{'receive->Parquet visible':>30}")
+    for r in results:
+        cells = []
+        for key in ("receive_to_router", "receive_to_redis", "receive_to_parquet"):
+            lat = r["latency_ms"][key]
+            cells.append(f"{ms(lat['p50'])} / {ms(lat['p99'])} / {ms(lat['p999'])}")
+        print(f"{r['scenario']:<18}{cells[0]:>24}{cells[1]:>28}{cells[2]:>30}")
+
+
+def goals(results: list[dict[str, Any]], components: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal with the measured figure and whether it holds (None: not measured this run)."""
+    by = {r["scenario"]: r for r in results}
+    out: list[dict[str, Any]] = []
+
+    def add(goal: str, target: float, value: float | None, higher_is_better: bool) -> None:
+        met = None if value is None else (value >= target if higher_is_better else value <= target)
+        out.append({"goal": goal, "target": target, "measured": value, "met": met})
+
+    def figure(scenario: str, *path: str) -> float | None:
+        value: Any = by.get(scenario)
+        for key in path:
+            value = None if value is None else value[key]
+        return value
+
+    add("picows events/s", GOALS["picows_events_per_s"], figure("picows-max", "events_per_s"), True)
+    add("picows CPU us/event", GOALS["picows_cpu_us_per_event"], figure("picows-max", "cpu_us_per_event"), False)
+    add("httpx-ws events/s", GOALS["httpx_ws_events_per_s"], figure("httpx-ws-max", "events_per_s"), True)
+    for r in results:
+        if r["offered_events_per_s"] != "max":
+            add(f"{r['scenario']} receive->router p99 ms", GOALS["router_p99_ms_at_10k"],
+                r["latency_ms"]["receive_to_router"]["p99"], False)
+            add(f"{r['scenario']} receive->Redis p99 ms", GOALS["redis_p99_ms_at_10k"],
+                r["latency_ms"]["receive_to_redis"]["p99"], False)
+    add("peak RSS MB (picows-max)", GOALS["peak_rss_mb"], figure("picows-max", "rss_mb", "peak"), False)
+    parquet = components.get("parquet", {})
+    for kind in ("bbo", "trade"):
+        add(f"Parquet events->Arrow->ZSTD rows/s ({kind}, one thread)", GOALS["parquet_rows_per_s"],
+            parquet.get(kind, {}).get("rows+write"), True)
+        add(f"Parquet sink rows/s ({kind}, events in -> files visible)", GOALS["parquet_rows_per_s"],
+            parquet.get(kind, {}).get("sink"), True)
+    out.append({"goal": "nothing lost (every scenario)", "target": True,
+                "measured": all(r["loss"]["lossless"] for r in results), "met": all(r["loss"]["lossless"] for r in results)})
+    return out
+
+
+def run_components() -> dict[str, Any]:
+    """The component benchmarks, in-process (each one also runs alone: python -m bench.bench_*)."""
+    import anyio
+
+    from bench import bench_parquet, bench_redis, bench_router
+
+    out: dict[str, Any] = {"router": anyio.run(bench_router.measure, 5.0, backend="asyncio")}
+    parquet: dict[str, Any] = {}
+    for kind in ("bbo", "trade"):
+        with tempfile.TemporaryDirectory(prefix="mdi-bench-parquet-") as tmp:
+            parquet[kind] = bench_parquet.bench_steps(kind, 100_000, 3, 3, Path(tmp) / "steps")
+            parquet[kind]["sink"] = anyio.run(bench_parquet.bench_sink, kind, 100_000, 3, 3, Path(tmp) / "sink")
+    out["parquet"] = parquet
+    with RedisServer() as server:
+        events = 1_000_000
+        burst = anyio.run(bench_redis.burst, server, events, 1000, 0.05)
+        out["redis"] = {"events": events, "events_per_s": events / burst["elapsed"], "commands": burst["commands"],
+                        "command_total": sum(burst["commands"].values())}
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    opts = options(args)
+    transports = tuple(args.transport or TRANSPORTS)
+    names = tuple(args.scenario) or (("picows-max",) if args.quick else ())
+    plan = scenarios(opts, transports, names)
+    if not plan:
+        raise SystemExit(f"no scenario matches {names} for transports {transports}")
+    started = datetime.now(timezone.utc)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="mdi-bench-") as tmp, RedisServer() as redis:
+        workdir = Path(tmp)
+        for sc in plan:
+            print(f"bench: {sc.name}: {opts.warmup:g} s warm-up + {opts.seconds:g} s ...", file=sys.stderr, flush=True)
+            begun = time.monotonic()
+            results.append(run_scenario(sc, opts, redis, workdir))
+            print(f"bench: {sc.name}: done in {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
+        if opts.keep:
+            kept = Path(tempfile.mkdtemp(prefix="mdi-bench-kept-"))
+            shutil.copytree(workdir, kept, dirs_exist_ok=True)
+            print(f"bench: logs and lakes kept in {kept}", file=sys.stderr)
+    components = run_components() if args.components else {}
+    report: dict[str, Any] = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "options": {"seconds": opts.seconds, "warmup": opts.warmup, "transports": list(transports),
+                    "latency_rate": opts.latency_rate, "background_rate": opts.background_rate,
+                    "slow_disk": asdict(opts.slow_disk), "quick": args.quick,
+                    "redis_flush_interval": opts.redis_flush_interval},
+        "scenarios": results,
+        "components": components,
+        "goals": [],
+    }
+    report["goals"] = goals(results, components)
+    print_tables(results)
+    print("\ngoals:")
+    for g in report["goals"]:
+        if g["measured"] is not None:
+            state = {True: "met", False: "NOT MET", None: "-"}[g["met"]]
+            value = str(g["measured"]) if isinstance(g["measured"], bool) else f"{g['measured']:,.2f}"
+            print(f"  {g['goal']:<44} target {g['target']!s:>10}  measured {value:>14}  {state}")
+    out = args.out or REPO / "bench" / "results" / f"{started.date().isoformat()}{'-quick' if args.quick else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten {out}")
+    return report
