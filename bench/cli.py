@@ -137,6 +137,12 @@ def goals(results: list[dict[str, Any]], components: dict[str, Any]) -> list[dic
     return out
 
 
+def print_log_tails(directory: Path, lines: int = 30) -> None:
+    for log in sorted(directory.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        print(f"--- last {len(tail)} lines of {log.name} ---", *tail, sep="\n", file=sys.stderr)
+
+
 def run_components() -> dict[str, Any]:
     """The component benchmarks, in-process (each one also runs alone: python -m bench.bench_*)."""
     import anyio
@@ -173,7 +179,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for sc in plan:
             print(f"bench: {sc.name}: {opts.warmup:g} s warm-up + {opts.seconds:g} s ...", file=sys.stderr, flush=True)
             begun = time.monotonic()
-            results.append(run_scenario(sc, opts, redis, workdir))
+            try:
+                results.append(run_scenario(sc, opts, redis, workdir))
+            except Exception:
+                print_log_tails(workdir / sc.name)  # the directory goes away with the exception
+                raise
             print(f"bench: {sc.name}: done in {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
         if opts.keep:
             kept = Path(tempfile.mkdtemp(prefix="mdi-bench-kept-"))
