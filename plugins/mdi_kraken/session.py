@@ -102,7 +102,7 @@ class KrakenSession(VenueSession):
             data = wire.DATA_FRAME.decode(frame)  # ticker and trade frames: one pass
         except msgspec.DecodeError:  # includes ValidationError: not a well-formed data frame
             return self._on_other_frame(frame, recv_ns, out)
-        if type(data) is wire.TickerFrame:
+        if isinstance(data, wire.TickerFrame):
             return self._tickers(data.data, data.type, recv_ns, out)
         return self._trades(data.data, data.type, recv_ns, out)
 

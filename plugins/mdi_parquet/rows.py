@@ -41,6 +41,10 @@ from mdi.events import EventBase
 from mdi_parquet.columns import EXACT_TEXT, EXACT_TEXT_TYPE
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
+# msgspec >= 0.23 refuses a non-finite Decimal as a JSON number; such a slice is written with every
+# decimal as a JSON string instead (exact too). Arrow refuses "NaN" in a decimal column, so the
+# slice goes through the exact fallback (:meth:`RowCodec.decode`) like any other refused value.
+_STRING_DECIMALS = msgspec.json.Encoder(decimal_format="string")
 _BLOCK = 1 << 19  # bytes per block of Arrow's CSV reader: blocks are parsed in parallel
 _LINE_BREAK = b"]\n["  # between two lines; never inside a JSON string (a newline is escaped there)
 # A non-finite Decimal is written as a bare token (NaN, -sNaN5, Infinity...), which is not JSON:
@@ -102,7 +106,11 @@ class RowCodec:
 
     def encode(self, events: Sequence[EventBase]) -> bytes:
         """``[v1,v2,...]`` per event, one per line, fields in declaration order."""
-        return _ENCODER.encode_lines(list(map(astuple, events)))
+        rows = list(map(astuple, events))
+        try:
+            return _ENCODER.encode_lines(rows)
+        except ValueError:  # a non-finite Decimal (see _STRING_DECIMALS)
+            return _STRING_DECIMALS.encode_lines(rows)
 
     def read(self, data: bytes) -> pa.Table | None:
         """The stream's table of :meth:`encode`'s lines, or None when Arrow cannot read them
@@ -123,5 +131,5 @@ class RowCodec:
         events = []
         for line in data.decode().splitlines():
             values = json.loads(_NON_FINITE.sub(_quote_non_finite, line), parse_float=Decimal)
-            events.append(msgspec.convert(dict(zip(self.fields, values)), self.event_type))
+            events.append(msgspec.convert(dict(zip(self.fields, values)), self.event_type, strict=False))
         return events
