@@ -1,4 +1,7 @@
-"""``python -m bench``: run the full-graph scenarios, print a table, write ``bench/results/<date>.json``.
+"""``python -m bench``: run the full-graph scenarios, print a table, write the results as JSON.
+
+The JSON goes outside the checkout unless asked (``--out bench/results/<name>.json`` records a run
+for docs/performance.md), so a benchmark run never leaves untracked files behind.
 
 Options (all have defaults; ``--help`` lists them):
 
@@ -8,7 +11,7 @@ Options (all have defaults; ``--help`` lists them):
   ``picows-slow-disk``;
 - ``--quick``: a smoke run of a few seconds (``picows-max`` only, 0.5 s warm-up, 2 s window), for tests;
 - ``--components``: also run the router, Parquet and Redis component benchmarks;
-- ``--out PATH``: where to write the JSON (default ``bench/results/<date>.json``);
+- ``--out PATH``: where to write the JSON (default ``$TMPDIR/mdi-bench/<date>.json``, outside the checkout);
 - ``--keep``: keep each scenario's config, logs and lake; ``--profile``: also cProfile the
   service's event loop during the window (``service.prof``; such a run's figures are not valid).
 """
@@ -56,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-flush-interval", type=float, default=None,
                         help="override [sinks.redis] flush_interval (default: the shipped config's)")
     parser.add_argument("--components", action="store_true", help="also run the router, Parquet and Redis benchmarks")
-    parser.add_argument("--out", type=Path, default=None, help="JSON output (default bench/results/<date>.json)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON output (default $TMPDIR/mdi-bench/<date>.json; bench/results/ to record a run)")
     parser.add_argument("--keep", action="store_true", help="keep the lakes and logs (printed at the end)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the service's event loop during the window (implies --keep; figures not valid)")
@@ -79,6 +82,11 @@ def options(args: argparse.Namespace) -> Options:
 
 def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def default_out(started: datetime, quick: bool) -> Path:
+    """Where a run's JSON goes unless ``--out`` says: a temporary folder, never the checkout."""
+    return Path(tempfile.gettempdir()) / "mdi-bench" / f"{started.date().isoformat()}{'-quick' if quick else ''}.json"
 
 
 def print_tables(results: list[dict[str, Any]]) -> None:
@@ -209,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             state = {True: "met", False: "NOT MET", None: "-"}[g["met"]]
             value = str(g["measured"]) if isinstance(g["measured"], bool) else f"{g['measured']:,.2f}"
             print(f"  {g['goal']:<44} target {g['target']!s:>10}  measured {value:>14}  {state}")
-    out = args.out or REPO / "bench" / "results" / f"{started.date().isoformat()}{'-quick' if args.quick else ''}.json"
+    out = args.out or default_out(started, args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwritten {out}")

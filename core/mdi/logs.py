@@ -134,4 +134,21 @@ def configure_logging(
     return handler
 
 
-__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "record_extras", "rfc3339"]
+def mdi_handler() -> logging.Handler | None:
+    """The handler :func:`configure_logging` installed, if it has run."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, _MARK, False):
+            return handler
+    return None
+
+
+def active_format() -> str | None:
+    """``json`` or ``text`` once :func:`configure_logging` has run, else None (messages for the
+    person at the terminal follow it: with JSON logs every line mdi writes is JSON)."""
+    handler = mdi_handler()
+    if handler is None:
+        return None
+    return "json" if isinstance(handler.formatter, JsonFormatter) else "text"
+
+
+__all__ = ["JsonFormatter", "TextFormatter", "active_format", "configure_logging", "mdi_handler", "record_extras", "rfc3339"]

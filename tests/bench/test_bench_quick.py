@@ -49,3 +49,14 @@ def test_quick_run_writes_a_complete_and_consistent_result(tmp_path: Path) -> No
     assert goals["nothing lost (every scenario)"]["met"] is True
     assert goals["picows events/s"]["measured"] == run["events_per_s"]
     assert goals["httpx-ws events/s"]["met"] is None  # not run in a quick run
+
+
+def test_results_go_outside_the_checkout_by_default() -> None:
+    from datetime import datetime, timezone
+
+    from bench.cli import default_out
+    from bench.full import REPO
+
+    out = default_out(datetime(2026, 12, 1, tzinfo=timezone.utc), quick=True)
+    assert out.name == "2026-12-01-quick.json"
+    assert REPO.resolve() not in out.resolve().parents

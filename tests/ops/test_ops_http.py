@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 from functools import partial
+from typing import Iterator
 
 import anyio
 import httpx
@@ -76,6 +77,19 @@ async def test_default_bind_is_loopback_9100() -> None:
     assert (params["host"].default, params["port"].default) == (DEFAULT_HOST, DEFAULT_PORT) == ("127.0.0.1", 9100)
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """SIGINT as Python sets it up in a foreground process. A process started in the background
+    by a non-interactive shell inherits SIGINT *ignored*, and asyncio's remove_signal_handler()
+    always restores Python's default_int_handler, never an inherited SIG_IGN."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+@pytest.mark.usefixtures("python_sigint")
 async def test_signals_stay_with_the_runtime() -> None:
     """uvicorn's serve() would install its own SIGINT/SIGTERM handlers (capture_signals) and
     swallow the signal; here the runtime's receiver gets it and the server keeps serving."""

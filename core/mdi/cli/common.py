@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from mdi.config import Config, ConfigError, load_config
 from mdi.graph import Graph, assemble
+from mdi.logs import active_format, mdi_handler
 from mdi.plugins import build_plugin_host
 
 EXIT_CONFIG = 2
 
 
+def say(message: str, *, level: int = logging.INFO, prefix: str = "mdi", **fields: Any) -> None:
+    """A line for the person running mdi: one JSON log record once logging is set to ``json``, a
+    plain ``mdi: ...`` line on stderr otherwise (text logs, or before the config is read).
+
+    Like the plain line, it is always written, whatever ``[logging] level`` filters out: it is
+    what the operator started the command to see (where the health endpoint is, how it ended)."""
+    handler = mdi_handler()
+    if handler is not None and active_format() == "json":
+        logger = logging.getLogger("mdi.cli")
+        handler.handle(logger.makeRecord(logger.name, level, "(mdi)", 0, message, (), None, extra=fields))
+    else:
+        print(f"{prefix}: {message}", file=sys.stderr)
+
+
 def fail(message: str, code: int = EXIT_CONFIG) -> typer.Exit:
-    print(f"mdi: error: {message}", file=sys.stderr)
+    say(f"error: {message}", level=logging.ERROR)
     return typer.Exit(code)
 
 

@@ -7,7 +7,6 @@ realistic frames; its ``url`` is pointed there. Connectors without a simulator a
 
 from __future__ import annotations
 
-import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import anyio
 import typer
 from anyio.abc import TaskGroup
 
-from mdi.cli.common import fail
+from mdi.cli.common import fail, say
 from mdi.cli.run_cmd import configure_logging, exit_code, run_service
 from mdi.components import ConnectorSpec
 from mdi.config import Config, ConfigError, load_config
@@ -33,7 +32,7 @@ async def start_simulators(config: Config, host: PluginHost, stack: AsyncExitSta
         registered = host.spec("connector", name)
         spec = registered.spec if registered is not None else None
         if not isinstance(spec, ConnectorSpec) or spec.simulator is None:
-            print(f"mdi demo: connector {name!r} has no simulator; left out", file=sys.stderr)
+            say(f"connector {name!r} has no simulator; left out", prefix="mdi demo", connector=name)
             tables[name] = {**tables[name], "enabled": False}
             continue
         sim = spec.simulator()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -11,7 +10,7 @@ import anyio
 import typer
 from anyio.abc import TaskGroup
 
-from mdi.cli.common import describe, load_graph
+from mdi.cli.common import describe, load_graph, say
 from mdi.config import LoggingConfig
 from mdi.graph import Graph
 from mdi.runtime import Service
@@ -30,10 +29,10 @@ def configure_logging(cfg: LoggingConfig) -> None:
 
 def announce(graph: Graph, service: Service) -> None:
     for line in describe(graph):
-        print(f"mdi: {line}", file=sys.stderr)
+        say(line)
     if service.health_url:
-        print(f"mdi: health at {service.health_url}/health, metrics at {service.health_url}/metrics", file=sys.stderr)
-    print("mdi: running; Ctrl-C stops in order (a second Ctrl-C forces exit)", file=sys.stderr)
+        say(f"health at {service.health_url}/health, metrics at {service.health_url}/metrics", health_url=service.health_url)
+    say("running; Ctrl-C stops in order (a second Ctrl-C forces exit)")
 
 
 async def run_service(graph: Graph, after_start: AfterStart | None = None) -> Service:
@@ -60,12 +59,12 @@ def exit_code(run: Callable[[], Service]) -> int:
         raise
     except Exception as exc:  # noqa: BLE001 - report a crash as one clear line plus the log
         log.exception("mdi stopped on an error")
-        print(f"mdi: stopped on an error: {exc}", file=sys.stderr)
+        say(f"stopped on an error: {exc}", level=logging.ERROR)
         return 1
     if service.forced:
-        print("mdi: forced exit", file=sys.stderr)
+        say("forced exit", level=logging.WARNING)
         return 130
-    print("mdi: stopped cleanly", file=sys.stderr)
+    say("stopped cleanly")
     return 0
 
 
