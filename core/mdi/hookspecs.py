@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import typer
 
     from mdi.components import ConnectorSpec, PipelineSpec, SinkSpec
+    from mdi.stats import ServiceStats
+    from mdi.statuspage.plugin_routes import RouteSpec
 
 PROJECT = "mdi"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -55,4 +57,17 @@ def mdi_register_commands(cli: typer.Typer) -> None:
     """Add sub-commands to the ``mdi`` command line (``@cli.command()`` or ``cli.add_typer``).
 
     Called once when the CLI is built, before arguments are parsed. Results are ignored.
+    """
+
+
+@hookspec
+def mdi_register_routes(register: Callable[[RouteSpec], None], service: ServiceStats) -> None:
+    """Add HTTP routes to the ops port, and panels to the status page, by calling
+    ``register(RouteSpec(handler=<litestar route handler>, panel="Title"))``.
+
+    Called once per plugin when the ops app is built (``[http] enabled``), before it listens;
+    results are ignored. ``service`` is the live :class:`~mdi.stats.ServiceStats` a handler may
+    read (handlers run on the service's event loop and must not block). A spec with a ``panel``
+    title is shown on ``GET /``: the page fetches the handler's path (an HTML fragment) whenever
+    it refreshes. A path mdi serves itself or another plugin registered stops start-up.
     """

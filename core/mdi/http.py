@@ -1,4 +1,4 @@
-"""``GET /metrics`` and ``GET /health``, served by uvicorn inside the service's own event loop.
+"""``GET /metrics``, ``GET /health`` and the status page (``GET /``, :mod:`mdi.statuspage`), served by uvicorn inside the service's own event loop.
 
 Embedding uvicorn needs three adjustments to its defaults:
 
@@ -37,6 +37,8 @@ from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from mdi.health import http_status, snapshot
 from mdi.metrics import build_registry
 from mdi.stats import ServiceStats
+from mdi.statuspage.document import StatusSources
+from mdi.statuspage.routes import status_routes
 from mdi.timeutil import now_ns
 
 log = logging.getLogger("mdi.http")
@@ -52,8 +54,14 @@ _METRICS_MEDIA_TYPE = METRICS_CONTENT_TYPE.removesuffix("; charset=utf-8")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def make_app(service: ServiceStats, *, clock: Callable[[], int] = now_ns) -> Litestar:
-    """The litestar app: ``/metrics`` (Prometheus text) and ``/health`` (JSON, 200 or 503).
+def make_app(
+    service: ServiceStats,
+    *,
+    clock: Callable[[], int] = now_ns,
+    sources: StatusSources | None = None,
+) -> Litestar:
+    """The litestar app: ``/metrics`` (Prometheus text), ``/health`` (JSON, 200 or 503), the
+    status page (``/``, ``/status.json``, ``/static/...``) and the routes plugins registered.
 
     Handlers are ``async`` on purpose: they run on the event loop that mutates ``service``, so a
     scrape reads a consistent view and never races the hot path from a worker thread.
@@ -68,9 +76,10 @@ def make_app(service: ServiceStats, *, clock: Callable[[], int] = now_ns) -> Lit
     async def health() -> Response[dict[str, Any]]:
         return Response(snapshot(service, clock=clock), status_code=http_status(service), headers=_NO_STORE)
 
+    page = status_routes(service, sources or StatusSources(), clock)
     return Litestar(
-        route_handlers=[metrics, health],
-        openapi_config=None,  # no /schema routes: this port serves two endpoints only
+        route_handlers=[metrics, health, *page],
+        openapi_config=None,  # no /schema routes: this port serves ops endpoints only
         logging_config=None,  # never reconfigure logging: mdi.logs owns the root logger
         after_exception=[_log_exception],
     )
@@ -132,9 +141,9 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if sock.family == socket.AF_INET6 else f"http://{host}:{port}"
 
 
-def _config(service: ServiceStats, clock: Callable[[], int]) -> uvicorn.Config:
+def _config(service: ServiceStats, clock: Callable[[], int], **app: Any) -> uvicorn.Config:
     return uvicorn.Config(
-        make_app(service, clock=clock),
+        make_app(service, clock=clock, **app),
         log_config=None,
         log_level="warning",
         access_log=False,
@@ -164,13 +173,14 @@ async def serve_http(
     port: int = DEFAULT_PORT,
     *,
     clock: Callable[[], int] = now_ns,
+    sources: StatusSources | None = None,
     task_status: TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``/metrics`` and ``/health`` until cancelled; ``task_status.started(url)`` reports
+    """Serve the ops app (:func:`make_app`) until cancelled; ``task_status.started(url)`` reports
     the real ``http://host:port`` once the socket listens (use ``await tg.start(serve_http, ...)``)."""
     sock = await _bind(host, port)
     try:
-        server = EmbeddedServer(_config(service, clock))
+        server = EmbeddedServer(_config(service, clock, sources=sources))
         shield = anyio.CancelScope(shield=True)
         async with anyio.create_task_group() as tg:
             tg.start_soon(_run_server, server, sock, shield)

@@ -13,6 +13,7 @@ between channels; consumers must treat a batch as read-only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from msgspec.structs import force_setattr as _force_setattr  # what stamp_seq uses (see _route)
 
@@ -50,6 +51,10 @@ class Router:
         self.sinks: list[SinkRoute] = []
         self.pipelines: list[PipelineRoute] = []
         self._pipelines_closed = False
+        # Called with every derived batch once routed (the status page's history). Derived
+        # streams are a few events a second, so this costs nothing per connector event. A tap
+        # must be cheap and must not raise.
+        self.derived_taps: list[Callable[[list[EventBase]], None]] = []
 
     # ----- wiring ----------------------------------------------------------------------
     def add_sink(self, name: str, durable: bool) -> BatchChannel[EventBase]:
@@ -91,6 +96,9 @@ class Router:
                     batch = batch + extra if batch else extra
                 if batch:
                     await self._route(batch)
+                    if extra:
+                        for tap in self.derived_taps:
+                            tap(extra)
                     continue
                 if ingress.closed and not self._pipelines_closed:
                     self._close_pipelines()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from functools import partial
 from typing import Any, Callable
 
 import anyio
@@ -23,6 +24,7 @@ from mdi.events import TYPE_OF_KIND, EventBase
 from mdi.graph import Graph, Node
 from mdi.router import Router
 from mdi.stats import ComponentStats, ServiceStats, SinkStats, VenueStats
+from mdi.statuspage.history import DerivedHistory
 from mdi.supervisor import supervise
 from mdi.timeutil import now_ns
 from mdi.transport import get_transport
@@ -45,6 +47,7 @@ class Service:
         self.graph = graph
         self.clock = clock
         self.stats = ServiceStats()
+        self.history = DerivedHistory()  # what the status page charts (fed by a router tap)
         self.router: Router | None = None
         self.health_url: str | None = None
         self.forced = False
@@ -83,6 +86,7 @@ class Service:
         router = Router(self.graph.config.router, self.stats.router, first_seq=first_seq)
         self.stats.channels["ingress"] = router.ingress
         self.stats.channels["derived"] = router.derived
+        router.derived_taps.append(self.history.observe)
         for node in self.graph.sinks:
             if self.stats.sinks[node.name].state == "down":
                 continue
@@ -117,10 +121,21 @@ class Service:
             if http.enabled:
                 from mdi.http import serve_http
 
-                self.health_url = await outer.start(serve_http, self.stats, http.host, http.port)
+                serve = partial(serve_http, sources=self._status_sources())
+                self.health_url = await outer.start(serve, self.stats, http.host, http.port)
             await self._run_core(router, task_status)
             outer.cancel_scope.cancel()
         self.stats.state = "stopped"
+
+    def _status_sources(self) -> Any:
+        """What the status page reads besides the stats; plugin routes are collected here, so a
+        path clash stops start-up before anything is contacted."""
+        from mdi.statuspage.document import StatusSources
+        from mdi.statuspage.plugin_routes import collect_routes
+
+        stale_after = {n.name: float(n.config.stale_after) for n in self.graph.connectors if hasattr(n.config, "stale_after")}
+        routes = collect_routes(self.graph.host, self.stats)
+        return StatusSources(history=self.history, plugin_routes=routes, stale_after=stale_after)
 
     async def _run_core(self, router: Router, task_status: TaskStatus[Service]) -> None:
         supervisor = self.graph.config.supervisor

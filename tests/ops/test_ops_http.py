@@ -66,10 +66,11 @@ async def test_port_zero_reports_real_port_and_closes_on_cancel() -> None:
     assert not _listening(port)
 
 
-async def test_only_two_routes() -> None:
+async def test_only_the_ops_routes() -> None:
+    """/metrics, /health and the status page (/, /status.json, /static/<asset>); nothing else."""
     async with serving(build_service()) as url, httpx.AsyncClient() as client:
-        codes = [(await client.get(f"{url}{path}")).status_code for path in ("/schema", "/", "/healthz")]
-    assert codes == [404, 404, 404]
+        codes = [(await client.get(f"{url}{path}")).status_code for path in ("/schema", "/healthz", "/static/nope.js", "/")]
+    assert codes == [404, 404, 404, 200]
 
 
 async def test_default_bind_is_loopback_9100() -> None:

@@ -3,6 +3,7 @@
 Each configured connector whose plugin ships a simulator gets one on 127.0.0.1 streaming
 realistic frames; its ``url`` is pointed there. Connectors without a simulator are left out
 (and said so). Sinks run as configured: without a Redis server the Redis sink reports degraded.
+Tests can stall a simulator from outside through ``MDI_DEMO_CONTROL`` (:mod:`mdi.cli.demo_control`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import anyio
 import typer
 from anyio.abc import TaskGroup
 
+from mdi.cli import demo_control
 from mdi.cli.common import fail, say
 from mdi.cli.run_cmd import configure_logging, exit_code, run_service
 from mdi.components import ConnectorSpec
@@ -51,6 +53,7 @@ async def demo_main(config: Config, rate: float, duration: float) -> Service:
         async def feed(service: Service, tg: TaskGroup) -> None:
             for sim in sims:
                 tg.start_soon(sim.stream_demo, rate)
+            tg.start_soon(demo_control.watch, sims)  # MDI_DEMO_CONTROL (tests): stall a simulator
             if duration > 0:
                 await anyio.sleep(duration)
                 service.request_stop()
