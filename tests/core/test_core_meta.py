@@ -34,3 +34,10 @@ def test_every_hook_is_exercised_by_a_test() -> None:
     sources = "\n".join(p.read_text() for p in TESTS.rglob("*.py") if p.name != "test_core_meta.py")
     for name in hook_names():
         assert f"def {name}" in sources or f"hook.{name}" in sources, f"no test implements or calls {name}"
+
+
+def test_the_route_hook_is_part_of_the_surface() -> None:
+    """The status page's plugin hook (docs/plugins.md) takes ``register`` and ``service``, like
+    datasette's ``register_routes`` takes the app; a rename would break every panel plugin."""
+    assert "mdi_register_routes" in hook_names()
+    assert list(inspect.signature(hookspecs.mdi_register_routes).parameters) == ["register", "service"]

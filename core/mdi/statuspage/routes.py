@@ -2,8 +2,8 @@
 
 The page is plain HTML, CSS and JavaScript shipped as package data (no CDN, no build step); it
 polls ``/status.json`` once a second and draws its charts as hand-written SVG. Assets are read
-once when the app is built and served from memory, by exact name only (no file-system paths
-come from the request).
+once when the app is built and served from memory under one literal path each (no file-system
+path comes from the request).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 from importlib.resources import files
 from typing import Any, Callable
 
-from litestar import Response, get
-from litestar.exceptions import NotFoundException
+from litestar import Request, Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from mdi.stats import ServiceStats
@@ -20,6 +19,7 @@ from mdi.statuspage.document import StatusSources, status_document
 
 _MEDIA = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 _NO_STORE = {"Cache-Control": "no-store"}
+STATIC_PREFIX = "/static/"
 
 
 def load_assets() -> dict[str, tuple[bytes, str]]:
@@ -45,12 +45,11 @@ def status_routes(service: ServiceStats, sources: StatusSources, clock: Callable
     async def status() -> Response[dict[str, Any]]:
         return Response(status_document(service, sources, clock()), headers=_NO_STORE)
 
-    @get("/static/{name:str}")
-    async def static(name: str) -> Response[bytes]:
-        asset = assets.get(name)
-        if asset is None:
-            raise NotFoundException(f"no asset {name!r}")
-        return Response(asset[0], media_type=asset[1], headers=_NO_STORE)
+    # One literal path per asset (no path parameter): the request can only name a shipped file.
+    @get([f"{STATIC_PREFIX}{name}" for name in sorted(assets)])
+    async def static(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body, media_type = assets[request.url.path.removeprefix(STATIC_PREFIX)]
+        return Response(body, media_type=media_type, headers=_NO_STORE)
 
     return [index, status, static, *(route.spec.handler for route in sources.plugin_routes)]
 
