@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector, CollectorRegistry
 
 import mdi
+from mdi.health import sink_drops
 from mdi.stats import ComponentState, Histogram, ServiceState, ServiceStats, SinkState, VenueState
 from mdi.timeutil import NS_PER_S, now_ns
 
@@ -96,6 +97,7 @@ SINK_STATE = _g("mdi_sink_state", "1 for the sink's current state, 0 for the oth
 SINK_INFO = _g("mdi_sink_info", "Always 1; the delivery label is durable or best_effort.")
 SINK_QUEUE = _g("mdi_sink_queue_depth_events", "Events buffered inside the sink, not yet written.")
 SINK_LATENCY = _h("mdi_sink_latency_seconds", "Local receive time to the event being written (Parquet: file visible; Redis: written).")
+SINK_DROPPED = _c("mdi_sink_dropped_events_total", "Events this sink lost: router drops toward it plus its own dropped* counters (/health drops).")
 SINK_COUNTER_PATTERN = _c("mdi_sink_<key>_total", "One per key of the sink's counters (documented by each sink plugin).")
 SINK_GAUGE_PATTERN = _g("mdi_sink_<key>", "One per key of the sink's gauges (documented by each sink plugin).")
 
@@ -109,7 +111,7 @@ FIXED_METRICS: tuple[MetricInfo, ...] = (
     *(info for _, info in VENUE_COUNTERS), VENUE_AGE, VENUE_LAST_DATA, VENUE_STATE, VENUE_LATENCY,
     *(info for _, info in ROUTER_COUNTERS), ROUTER_DROPS, ROUTER_LAST_SEQ, ROUTER_LATENCY,
     CHANNEL_DEPTH, CHANNEL_CAPACITY,
-    SINK_STATE, SINK_INFO, SINK_QUEUE, SINK_LATENCY,
+    SINK_STATE, SINK_INFO, SINK_QUEUE, SINK_LATENCY, SINK_DROPPED,
     COMPONENT_RESTARTS, COMPONENT_STATE,
 )
 PATTERN_METRICS: tuple[MetricInfo, ...] = (SINK_COUNTER_PATTERN, SINK_GAUGE_PATTERN, COMPONENT_COUNTER_PATTERN)
@@ -239,13 +241,16 @@ class ServiceCollector(Collector):
         yield _one_hot(SINK_STATE, ["sink"], (([n], s.state) for n, s in sinks), SINK_STATES)
         info, queue = _gauge(SINK_INFO, ["sink", "delivery"]), _gauge(SINK_QUEUE, ["sink"])
         latency = HistogramMetricFamily(SINK_LATENCY.name, SINK_LATENCY.help, labels=["sink"])
+        dropped = _counter(SINK_DROPPED, ["sink"])  # one always-present name for the drops alert
         for name, stats in sinks:
             info.add_metric([name, stats.delivery], 1.0)
             queue.add_metric([name], stats.queue_depth)
             _add_histogram(latency, [name], stats.latency)
+            dropped.add_metric([name], sink_drops(self.service, name, stats))
         yield info
         yield queue
         yield latency
+        yield dropped
         yield from self._dynamic("mdi_sink_", "sink", [([n], s.counters, s.gauges) for n, s in sinks])
 
     def _components(self) -> Iterator[Metric]:
