@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import anyio
 from anyio.abc import TaskStatus
@@ -28,6 +28,9 @@ from mdi.statuspage.history import DerivedHistory
 from mdi.supervisor import supervise
 from mdi.timeutil import now_ns
 from mdi.transport import get_transport
+
+if TYPE_CHECKING:
+    from mdi.statuspage.document import StatusSources
 
 log = logging.getLogger("mdi.runtime")
 
@@ -127,7 +130,7 @@ class Service:
             outer.cancel_scope.cancel()
         self.stats.state = "stopped"
 
-    def _status_sources(self) -> Any:
+    def _status_sources(self) -> StatusSources:
         """What the status page reads besides the stats; plugin routes are collected here, so a
         path clash stops start-up before anything is contacted."""
         from mdi.statuspage.document import StatusSources
