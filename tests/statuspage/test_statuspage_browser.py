@@ -1,5 +1,6 @@
 """The status page in a real headless Chromium (selenium + chromedriver) against a real
-``mdi demo`` process: the four venues listed, both charts drawn, a stalled venue shown stale.
+``mdi demo`` process: the four venues listed, both charts drawn, a stalled venue shown stale;
+and a plugin's panel on the page of an in-process service.
 
 The demo's Kraken simulator is stalled from outside through ``MDI_DEMO_CONTROL`` (a file
 ``kraken.stall``): it keeps heartbeats and acks but sends no data, so the connector goes stale
@@ -21,12 +22,22 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import pytest
+from anyio.from_thread import start_blocking_portal
+from litestar import Response, get
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
+
+from mdi.config import parse_config
+from mdi.graph import assemble
+from mdi.hookspecs import hookimpl
+from mdi.plugins import build_plugin_host
+from mdi.runtime import Service
+from mdi.stats import ServiceStats
+from mdi.statuspage.plugin_routes import RouteSpec
 
 CHROMIUM = os.environ.get("MDI_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("MDI_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -137,8 +148,10 @@ def until(driver: WebDriver, what: str, condition: Callable[[WebDriver], T], tim
 # handles kept across calls would go stale.
 SNAPSHOT_JS = """
 const rows = (sel) => [...document.querySelectorAll(sel)];
+// series drawn as a line (two points or more), and every series with a path at all
 const drawn = (chart) => rows(`svg#${chart} path.series`)
   .filter((p) => (p.getAttribute("d") || "").includes("L")).map((p) => p.dataset.series);
+const paths = (chart) => rows(`svg#${chart} path.series`).map((p) => p.dataset.series);
 return {
   venues: Object.fromEntries(rows("#venues tbody tr").map((r) => [r.dataset.venue, {
     state: r.dataset.state, age: r.querySelector("td.age").textContent, rate: r.querySelector("td.rate").textContent}])),
@@ -146,6 +159,7 @@ return {
   spot: drawn("spot-chart"),
   quality: rows("svg#spot-chart rect.quality").map((r) => r.getAttribute("class")),
   smiles: drawn("smile-chart"),
+  smilePaths: paths("smile-chart"),
   smileLegend: document.getElementById("smile-legend").textContent,
 };
 """
@@ -187,8 +201,8 @@ def test_the_page_draws_the_spot_chart_with_each_venue_and_the_smile_chart(page:
         lambda v: {"mid", "venue:kraken", "venue:coinbase"} <= set(v["spot"]) and bool(v["smiles"])))
     assert view["spot"][0] == "mid"
     assert view["quality"] and set(view["quality"]) <= {"quality q-Ok", "quality q-Degraded", "quality q-Suspect"}
-    assert all(s.startswith("expiry:") for s in view["smiles"]) and 1 <= len(view["smiles"]) <= 3
-    assert len(re.findall(r"\d{4}-\d{2}-\d{2}", view["smileLegend"])) == len(view["smiles"])  # an expiry date per smile
+    assert all(s.startswith("expiry:") for s in view["smilePaths"]) and 1 <= len(view["smilePaths"]) <= 3
+    assert len(re.findall(r"\d{4}-\d{2}-\d{2}", view["smileLegend"])) == len(view["smilePaths"])  # an expiry date per smile
 
 
 def test_a_stalled_venue_turns_stale_on_the_page(page: WebDriver, control: Path) -> None:
@@ -202,3 +216,31 @@ def test_a_stalled_venue_turns_stale_on_the_page(page: WebDriver, control: Path)
     assert {k: v for k, v in states(view).items() if k != "kraken"} == {"binance": "live", "coinbase": "live", "deribit": "live"}
     (control / "kraken.stall").unlink()
     until(page, "kraken live again", when(lambda v: states(v).get("kraken") == "live" and age(v, "kraken") < KRAKEN_STALE_AFTER))
+
+
+class _PanelPlugin:
+    """A plugin panel, as a third party would write one."""
+
+    @hookimpl
+    def mdi_register_routes(self, register: Any, service: ServiceStats) -> None:
+        @get("/example/panel")
+        async def panel() -> Response[str]:
+            return Response(f"<p class='example-panel'>state {service.state}</p>", media_type="text/html")
+
+        register(RouteSpec(handler=panel, panel="Example panel"))
+
+
+def test_a_plugin_panel_is_shown_on_the_page(browser: WebDriver) -> None:
+    host = build_plugin_host(load_entrypoints=False, extra=[("example", _PanelPlugin())])
+    service = Service(assemble(parse_config("[http]\nport = 0\n"), host))
+    with start_blocking_portal(backend="asyncio") as portal:
+        future, _ = portal.start_task(service.run)
+        try:
+            browser.get(f"{service.health_url}/")
+            text = until(browser, "the plugin panel", lambda d: d.execute_script(
+                "const p = document.querySelector('#panels .panel[data-plugin=\"example\"]');"
+                "return p && p.querySelector('.example-panel') ? p.textContent : null;"))
+        finally:
+            portal.call(service.request_stop)
+            future.result(timeout=30)
+    assert text == "Example panelstate running"
