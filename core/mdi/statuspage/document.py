@@ -43,6 +43,17 @@ def page_state(state: str, age_s: float | None, stale_after: float | None) -> st
     return state
 
 
+def page_status(health: dict[str, Any]) -> tuple[str, list[str]]:
+    """``/health``'s status and reasons, plus the venues the page shows stale although their
+    connector says ``live`` (so the headline never says ``ok`` beside a stale venue)."""
+    status, reasons = health["status"], list(health["reasons"])
+    for name, venue in health["venues"].items():
+        if venue["page_state"] != venue["state"]:
+            reasons.append(f"venue {name} is {venue['page_state']}: no data for {venue['last_data_age_s']} s")
+            status = "degraded" if status == "ok" else status
+    return status, reasons
+
+
 def status_document(service: ServiceStats, sources: StatusSources, now_ns: int) -> dict[str, Any]:
     health = snapshot(service, clock=lambda: now_ns)
     rates = sources.meter.rates(service, now_ns)
@@ -57,8 +68,11 @@ def status_document(service: ServiceStats, sources: StatusSources, now_ns: int) 
             sink["counters"] = dict(stats.counters)
             sink["gauges"] = dict(stats.gauges)
     panels = [p for p in sources.plugin_routes if p.spec.panel]
+    status, reasons = page_status(health)
     return {
         "now": now_ns / NS_PER_S,
+        "status": status,
+        "reasons": reasons,
         "health": health,
         "spot": sources.history.spot_json(),
         "surfaces": sources.history.surfaces_json(now_ns)[:SMILE_EXPIRIES],
@@ -66,4 +80,4 @@ def status_document(service: ServiceStats, sources: StatusSources, now_ns: int) 
     }
 
 
-__all__ = ["SMILE_EXPIRIES", "StatusSources", "page_state", "status_document"]
+__all__ = ["SMILE_EXPIRIES", "StatusSources", "page_state", "page_status", "status_document"]

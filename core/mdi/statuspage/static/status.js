@@ -169,7 +169,8 @@ function drawSpot(spot) {
   const series = [{ name: "mid", label: "consolidated mid", main: true, color: "#1d2430",
     points: points.map((p) => [p.t, p.mid === null ? null : Number(p.mid)]) }];
   venues.forEach((v, i) => series.push({ name: "venue:" + v, label: v, color: COLORS[i % COLORS.length],
-    points: points.map((p) => [p.t, p.venues[v] && p.venues[v].mid !== null ? Number(p.venues[v].mid) : null]) }));
+    // a venue's mid only while spot_mid counted it fresh: a stalled venue leaves a gap, not a flat line
+    points: points.map((p) => [p.t, p.venues[v] && p.venues[v].fresh && p.venues[v].mid !== null ? Number(p.venues[v].mid) : null]) }));
   // The quality flag of each second, as a strip along the bottom of the plot.
   series.marks = (node, sx) => {
     for (const p of points) {
@@ -224,9 +225,9 @@ async function renderPanels(panels) {
 function render(doc) {
   const h = doc.health;
   const badge = document.getElementById("overall");
-  badge.textContent = h.status;
-  badge.className = "badge state-" + h.status;
-  document.getElementById("reasons").textContent = h.reasons.join("; ");
+  badge.textContent = doc.status;
+  badge.className = "badge state-" + doc.status;
+  document.getElementById("reasons").textContent = doc.reasons.join("; ");
   document.getElementById("updated").textContent = "updated " + clock(doc.now) + " UTC · up " + Math.round(h.uptime_s) + " s";
   renderVenues(h.venues);
   renderSinks(h.sinks);
