@@ -156,6 +156,7 @@ return {
   venues: Object.fromEntries(rows("#venues tbody tr").map((r) => [r.dataset.venue, {
     state: r.dataset.state, age: r.querySelector("td.age").textContent, rate: r.querySelector("td.rate").textContent}])),
   sinks: rows("#sinks tbody tr").map((r) => r.dataset.sink),
+  pipelines: Object.fromEntries(rows("#pipelines tbody tr").map((r) => [r.dataset.pipeline, r.dataset.state])),
   spot: drawn("spot-chart"),
   quality: rows("svg#spot-chart rect.quality").map((r) => r.getAttribute("class")),
   smiles: drawn("smile-chart"),
@@ -193,6 +194,7 @@ def test_the_page_lists_the_four_venues_live_with_their_rates(page: WebDriver) -
     assert sorted(view["venues"]) == VENUES
     assert all(float(x["rate"]) >= 0 for x in view["venues"].values())
     assert view["sinks"] == ["parquet"]
+    assert view["pipelines"] == {"iv_surface": "running", "spot_mid": "running"}
     assert page.title == "mdi status"
 
 
@@ -244,3 +246,14 @@ def test_a_plugin_panel_is_shown_on_the_page(browser: WebDriver) -> None:
             portal.call(service.request_stop)
             future.result(timeout=30)
     assert text == "Example panelstate running"
+
+
+def test_fields_a_newer_health_adds_are_listed_not_hidden(page: WebDriver) -> None:
+    """The page's own renderer, run in the browser on a /health shaped like a later mdi's (a
+    journal section, an instance id): every unknown field is listed by its dotted name."""
+    listed = page.execute_script("""
+        renderMore({status: "ok", reasons: [], venues: {}, sinks: {}, pipelines: {},
+                    journal: {lag_events: 12, segments: 3}, instance: "ny4-a"});
+        return [...document.querySelectorAll("#more-fields tr")].map((r) => r.textContent);
+    """)
+    assert listed == ["journal.lag_events12", "journal.segments3", "instanceny4-a"]

@@ -3,6 +3,7 @@ service over real HTTP (litestar + uvicorn on a free loopback port)."""
 
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -86,7 +87,9 @@ async def test_page_json_and_assets_are_served() -> None:
         doc = (await client.get("/status.json")).json()
         assets = {name: await client.get(f"/static/{name}") for name in ("status.js", "status.css")}
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert '<script src="/static/status.js">' in page.text and "http" not in page.text.split("<body>")[1].replace("http://www.w3.org", "")
+    assert '<script src="/static/status.js">' in page.text
+    for text in (page.text, *(r.text for r in assets.values())):  # offline: nothing fetched from elsewhere
+        assert not re.findall(r"(?:https?:)?//(?!www\.w3\.org/2000/svg)[a-z0-9.-]+\.[a-z]", text)
     assert {n: r.headers["content-type"].split(";")[0] for n, r in assets.items()} == {"status.js": "text/javascript", "status.css": "text/css"}
     assert assets["status.js"].content == load_assets()["status.js"][0]
     assert doc["health"]["service_state"] == "running"

@@ -86,6 +86,45 @@ function renderSinks(sinks) {
   }
 }
 
+function renderPipelines(pipelines) {
+  const body = document.querySelector("#pipelines tbody");
+  body.replaceChildren();
+  for (const [name, p] of Object.entries(pipelines || {}).sort()) {
+    const tr = el("tr", { "data-pipeline": name, "data-state": p.state });
+    tr.appendChild(el("td", {}, name));
+    tr.appendChild(stateCell(p.state));
+    tr.appendChild(el("td", { class: "num" }, num(p.restarts)));
+    tr.appendChild(el("td", { class: "wrap" }, p.last_error || ""));
+    body.appendChild(tr);
+  }
+}
+
+// Sections a newer /health adds (a journal, an instance id, ...) are listed as key = value,
+// flattened, so the page never hides what the service reports.
+const HEALTH_KNOWN = new Set(["status", "reasons", "service_state", "uptime_s", "venues", "sinks", "pipelines"]);
+
+function flatten(prefix, value, out) {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(prefix ? prefix + "." + k : k, v, out);
+  } else {
+    out.push([prefix, Array.isArray(value) ? value.join(", ") : value]);
+  }
+}
+
+function renderMore(health) {
+  const rows = [];
+  for (const [k, v] of Object.entries(health)) if (!HEALTH_KNOWN.has(k)) flatten(k, v, rows);
+  const body = document.querySelector("#more-fields tbody");
+  body.replaceChildren();
+  for (const [k, v] of rows) {
+    const tr = el("tr", { "data-key": k });
+    tr.appendChild(el("td", {}, k));
+    tr.appendChild(el("td", { class: "wrap" }, v === null ? "–" : v));
+    body.appendChild(tr);
+  }
+  document.getElementById("more").hidden = rows.length === 0;
+}
+
 // ----- charts: hand-written SVG ------------------------------------------------------------
 const W = 640, H = 260, PAD = { l: 64, r: 8, t: 8, b: 28 };
 
@@ -231,6 +270,8 @@ function render(doc) {
   document.getElementById("updated").textContent = "updated " + clock(doc.now) + " UTC · up " + Math.round(h.uptime_s) + " s";
   renderVenues(h.venues);
   renderSinks(h.sinks);
+  renderPipelines(h.pipelines);
+  renderMore(h);
   drawSpot(doc.spot);
   drawSmiles(doc.surfaces);
   return renderPanels(doc.panels);
