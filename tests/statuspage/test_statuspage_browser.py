@@ -220,6 +220,17 @@ def test_a_stalled_venue_turns_stale_on_the_page(page: WebDriver, control: Path)
     until(page, "kraken live again", when(lambda v: states(v).get("kraken") == "live" and age(v, "kraken") < KRAKEN_STALE_AFTER))
 
 
+def test_fields_a_newer_health_adds_are_listed_not_hidden(page: WebDriver) -> None:
+    """The page's own renderer, run in the browser on a /health shaped like a later mdi's (a
+    journal section, an instance id): every unknown field is listed by its dotted name."""
+    listed = page.execute_script("""
+        renderMore({status: "ok", reasons: [], venues: {}, sinks: {}, pipelines: {},
+                    journal: {lag_events: 12, segments: 3}, instance: "ny4-a"});
+        return [...document.querySelectorAll("#more-fields tr")].map((r) => r.textContent);
+    """)
+    assert listed == ["journal.lag_events12", "journal.segments3", "instanceny4-a"]
+
+
 class _PanelPlugin:
     """A plugin panel, as a third party would write one."""
 
@@ -233,6 +244,7 @@ class _PanelPlugin:
 
 
 def test_a_plugin_panel_is_shown_on_the_page(browser: WebDriver) -> None:
+    """Last in this module: it points the shared browser away from the demo."""
     host = build_plugin_host(load_entrypoints=False, extra=[("example", _PanelPlugin())])
     service = Service(assemble(parse_config("[http]\nport = 0\n"), host))
     with start_blocking_portal(backend="asyncio") as portal:
@@ -246,14 +258,3 @@ def test_a_plugin_panel_is_shown_on_the_page(browser: WebDriver) -> None:
             portal.call(service.request_stop)
             future.result(timeout=30)
     assert text == "Example panelstate running"
-
-
-def test_fields_a_newer_health_adds_are_listed_not_hidden(page: WebDriver) -> None:
-    """The page's own renderer, run in the browser on a /health shaped like a later mdi's (a
-    journal section, an instance id): every unknown field is listed by its dotted name."""
-    listed = page.execute_script("""
-        renderMore({status: "ok", reasons: [], venues: {}, sinks: {}, pipelines: {},
-                    journal: {lag_events: 12, segments: 3}, instance: "ny4-a"});
-        return [...document.querySelectorAll("#more-fields tr")].map((r) => r.textContent);
-    """)
-    assert listed == ["journal.lag_events12", "journal.segments3", "instanceny4-a"]
