@@ -67,7 +67,7 @@ def _fields(cls: type) -> list[str]:
         pad = len(names) - len(defaults)
         return [f"{n}: {hints.get(n, '?')}{_default(defaults[i - pad]) if i >= pad else ''}" for i, n in enumerate(names)]
     out = []
-    for f in dataclasses.fields(cls):
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # is_dataclass checked by the caller
         default = f.default if f.default is not dataclasses.MISSING else ("<factory>" if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
         out.append(f"{f.name}: {f.type}" + (" = <factory>" if default == "<factory>" else _default(default)))
     return out
