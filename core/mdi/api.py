@@ -9,8 +9,7 @@ field with a default is a MINOR change; removing or renaming anything, or changi
 incompatibly, is a MAJOR change. Every change to this surface bumps ``API_VERSION`` and gets an
 entry in ``docs/api-changelog.md``; ``tests/pluginkit/test_pluginkit_api_surface.py`` compares the
 live surface with ``docs/api-surface.json`` and fails until both are done. After a legitimate
-change: bump ``API_VERSION``, add the changelog entry, then run
-``python -m mdi.apisurface --write`` (it refuses while the version is unchanged).
+change one command does both: ``python -m mdi.apisurface --write --note "what changed" [--major]``.
 """
 
 from __future__ import annotations

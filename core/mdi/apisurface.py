@@ -3,9 +3,11 @@
 ``docs/api-surface.json`` holds ``{"api_version": ..., "surface": {name: description}}`` for every
 name in :data:`mdi.api.__all__`, every hook in :mod:`mdi.hookspecs`, the documented helpers of
 :mod:`mdi.testing` and the pytest plugin's fixtures. A test compares it with the live surface,
-so a change cannot land unnoticed; ``python -m mdi.apisurface --write`` refreshes it, and refuses
-while ``API_VERSION`` still equals the snapshot's (bump it and add a ``docs/api-changelog.md``
-entry first). Descriptions are signatures with annotations as written (string annotations, so
+so a change cannot land unnoticed. One command refreshes it after a legitimate change:
+``python -m mdi.apisurface --write --note "what changed for plugin authors" [--major]`` bumps
+``API_VERSION`` in ``core/mdi/api.py`` (MINOR, or MAJOR), appends the note and the list of
+changed names to ``docs/api-changelog.md`` and writes the snapshot; without ``--note`` it refuses
+a changed surface. Descriptions are signatures with annotations as written (string annotations, so
 they do not depend on import order) and field lists with defaults.
 """
 
@@ -141,31 +143,65 @@ def diff(old: dict[str, str], new: dict[str, str]) -> list[str]:
     return lines
 
 
-def write_snapshot(path: Path = SNAPSHOT, changelog: Path = CHANGELOG) -> str:
-    """Write the live surface; refuse a changed surface without a new version and its note."""
-    from mdi.api import API_VERSION
+API_MODULE = ROOT / "core" / "mdi" / "api.py"
+_VERSION_LINE = re.compile(r'^API_VERSION = "(\d+)\.(\d+)"$', re.M)
 
+
+def next_version(current: str, major: bool) -> str:
+    """``1.3`` -> ``1.4`` (an addition) or ``2.0`` (``major``: something a plugin may rely on changed)."""
+    ma, mi = (int(x) for x in current.split("."))
+    return f"{ma + 1}.0" if major else f"{ma}.{mi + 1}"
+
+
+def bump(note: str, major: bool, changes: list[str], api_module: Path = API_MODULE, changelog: Path = CHANGELOG) -> str:
+    """Write the next ``API_VERSION`` into ``api.py`` and its entry into the changelog."""
+    text = api_module.read_text(encoding="utf-8")
+    found = _VERSION_LINE.search(text)
+    if found is None:
+        raise SystemExit(f"{api_module}: no line 'API_VERSION = \"MAJOR.MINOR\"'")
+    new = next_version(f"{found.group(1)}.{found.group(2)}", major)
+    api_module.write_text(_VERSION_LINE.sub(f'API_VERSION = "{new}"', text, count=1), encoding="utf-8")
+    listed = "\n".join(f"- `{c}`" for c in changes)
+    with changelog.open("a", encoding="utf-8") as f:
+        f.write(f"\n## {new}\n\n{note.strip()}\n\n{listed}\n")
+    return new
+
+
+def write_snapshot(
+    path: Path = SNAPSHOT, changelog: Path = CHANGELOG, *, note: str = "", major: bool = False, api_module: Path = API_MODULE
+) -> str:
+    """Write the live surface. A changed surface needs a new version and its changelog note:
+    with ``note`` they are written here (MINOR, or MAJOR with ``major``), else this refuses."""
+    import mdi.api
+
+    version = mdi.api.API_VERSION
     live = surface()
     if path.exists():
         old = load_snapshot(path)
-        if old["surface"] != live and old["api_version"] == API_VERSION:
-            raise SystemExit(
-                f"the public API changed but API_VERSION is still {API_VERSION}: bump it in core/mdi/api.py "
-                f"(MINOR for additions, MAJOR for removals or incompatible changes), add a '## {API_VERSION}'-style "
-                f"entry to {changelog.name}, then run this again. Changes:\n" + "\n".join(diff(old["surface"], live))
-            )
-    if f"## {API_VERSION}" not in changelog.read_text(encoding="utf-8"):
-        raise SystemExit(f"{changelog} has no '## {API_VERSION}' entry: say what changed for plugin authors first")
-    path.write_text(json.dumps({"api_version": API_VERSION, "surface": live}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    return f"wrote {path} (API {API_VERSION}, {len(live)} names)"
+        changes = diff(old["surface"], live)
+        if changes and old["api_version"] == version:
+            if not note:
+                raise SystemExit(
+                    f"the public API changed but API_VERSION is still {version}. Say what changed for plugin "
+                    f"authors: python -m mdi.apisurface --write --note '...' [--major] (MINOR for additions, "
+                    f"--major for removals or incompatible changes) bumps the version and adds the changelog "
+                    f"entry. Changes:\n" + "\n".join(changes)
+                )
+            version = mdi.api.API_VERSION = bump(note, major, changes, api_module, changelog)
+    if f"## {version}" not in changelog.read_text(encoding="utf-8"):
+        raise SystemExit(f"{changelog} has no '## {version}' entry: say what changed for plugin authors first")
+    path.write_text(json.dumps({"api_version": version, "surface": live}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return f"wrote {path} (API {version}, {len(live)} names)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mdi.apisurface", description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="refresh docs/api-surface.json")
+    parser.add_argument("--note", default="", help="with --write: the changelog entry for a changed surface")
+    parser.add_argument("--major", action="store_true", help="with --note: an incompatible change (MAJOR bump)")
     args = parser.parse_args(argv)
     if args.write:
-        print(write_snapshot())
+        print(write_snapshot(note=args.note, major=args.major))
         return 0
     changes = diff(load_snapshot()["surface"], surface())
     print("\n".join(changes) or "public API unchanged")

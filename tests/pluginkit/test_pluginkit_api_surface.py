@@ -44,19 +44,36 @@ def test_a_signature_change_shows_in_the_surface(monkeypatch: pytest.MonkeyPatch
     assert apisurface.diff(before, apisurface.surface()) == ["~ mdi.api.RecentIds"]
 
 
-def test_refresh_refuses_a_changed_surface_without_a_new_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    snapshot = tmp_path / "api-surface.json"
-    changelog = tmp_path / "api-changelog.md"
+def stale_snapshot(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A snapshot missing one name, its changelog, and a copy of api.py to bump."""
+    snapshot, changelog, api_module = tmp_path / "api-surface.json", tmp_path / "api-changelog.md", tmp_path / "api.py"
     changelog.write_text(f"# changes\n\n## {mdi.api.API_VERSION}\n\nfirst\n")
-    live = apisurface.surface()
-    stale = dict(live)
+    api_module.write_text(apisurface.API_MODULE.read_text())
+    stale = dict(apisurface.surface())
     stale.pop("mdi.api.RecentIds")
     snapshot.write_text(json.dumps({"api_version": mdi.api.API_VERSION, "surface": stale}))
-    with pytest.raises(SystemExit, match=r"API_VERSION is still .*\n\+ mdi.api.RecentIds"):
-        apisurface.write_snapshot(snapshot, changelog)
-    monkeypatch.setattr(mdi.api, "API_VERSION", "1.99")
-    with pytest.raises(SystemExit, match="no '## 1.99' entry"):
-        apisurface.write_snapshot(snapshot, changelog)
-    changelog.write_text(changelog.read_text() + "\n## 1.99\n\nRecentIds is public.\n")
-    assert "API 1.99" in apisurface.write_snapshot(snapshot, changelog)
-    assert json.loads(snapshot.read_text()) == {"api_version": "1.99", "surface": live}
+    return snapshot, changelog, api_module
+
+
+def test_refresh_refuses_a_changed_surface_without_a_note(tmp_path: Path) -> None:
+    snapshot, changelog, api_module = stale_snapshot(tmp_path)
+    before = snapshot.read_text()
+    with pytest.raises(SystemExit, match=r"API_VERSION is still .*--note.*\n\+ mdi.api.RecentIds"):
+        apisurface.write_snapshot(snapshot, changelog, api_module=api_module)
+    assert snapshot.read_text() == before
+
+
+@pytest.mark.parametrize(("major", "expected"), [(False, "minor"), (True, "major")])
+def test_refresh_with_a_note_bumps_the_version_and_writes_the_changelog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, major: bool, expected: str
+) -> None:
+    monkeypatch.setattr(mdi.api, "API_VERSION", "1.4")
+    snapshot, changelog, api_module = stale_snapshot(tmp_path)
+    new = "2.0" if major else "1.5"
+    api_module.write_text(api_module.read_text().replace(f'API_VERSION = "{apisurface.load_snapshot()["api_version"]}"', 'API_VERSION = "1.4"'))
+    message = apisurface.write_snapshot(snapshot, changelog, note=f"RecentIds is public ({expected}).", major=major, api_module=api_module)
+    assert f"API {new}" in message
+    assert f'\nAPI_VERSION = "{new}"\n' in api_module.read_text()
+    assert changelog.read_text().endswith(f"\n## {new}\n\nRecentIds is public ({expected}).\n\n- `+ mdi.api.RecentIds`\n")
+    assert json.loads(snapshot.read_text()) == {"api_version": new, "surface": apisurface.surface()}
+    assert mdi.api.API_VERSION == new
