@@ -24,7 +24,8 @@ TODO = {
         "- `wire.py`: your venue's messages (frozen msgspec Structs, decoders built once);\n"
         "- `connector.py`: subscriptions and acks, parsing, dedup, pings; `config.py`: `LIVE_URL`;\n"
         "- `sim.py`: the simulator speaking the same protocol (tests and `mdi demo` use it);\n"
-        "- `tests/frames/`: frames recorded from the venue, replayed by the tests."
+        "- `tests/frames/`: frames recorded from the venue, replayed by the tests;\n"
+        "- then `mdi demo config.toml` with a `[connectors.NAME]` section streams from the simulator."
     ),
     "pipeline": (
         "- `pipeline.py`: what you consume (`consumes` in `plugin.py`) and what you emit;\n"
@@ -93,6 +94,7 @@ def render(text: str, values: dict[str, str]) -> str:
 def write(p: Plan) -> list[Path]:
     """Write the distribution; returns the files written (relative to ``p.target``)."""
     values = p.values()
+    values["todo"] = values["todo"].replace("NAME", p.name)
     written: list[Path] = []
     for root in (TEMPLATES / "common", TEMPLATES / p.kind):
         for src in sorted(root.rglob("*.tmpl")):
