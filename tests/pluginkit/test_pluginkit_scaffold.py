@@ -117,3 +117,18 @@ def test_bad_name_kind_or_folder_is_exit_2_and_writes_nothing(tmp_path: Path) ->
     taken = mdi("plugins", "new", "okx", "--kind", "sink", "--dir", str(busy))
     assert taken.returncode == 2 and "not empty" in taken.stderr
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
+
+
+def test_wheel_ships_every_template(tmp_path: Path) -> None:
+    """A regular (non-editable) install must be able to scaffold too: the templates are package data."""
+    import zipfile
+
+    from mdi.scaffold import TEMPLATES
+
+    repo = Path(__file__).resolve().parents[2]
+    result = run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path), str(repo)], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (wheel,) = tmp_path.glob("md_ingest-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    templates = {f"mdi/scaffold/{p.relative_to(TEMPLATES.parent).as_posix()}" for p in TEMPLATES.rglob("*.tmpl")}
+    assert len(templates) >= 20 and templates <= shipped, sorted(templates - shipped)
