@@ -1,6 +1,9 @@
-"""``mdi plugins list``: every plugin found, what it provides, and why any failed."""
+"""``mdi plugins list``: every plugin found, what it provides, and why any failed.
+``mdi plugins new``: write a new plugin distribution from a template."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import msgspec
 import typer
@@ -39,3 +42,22 @@ def list_plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON 
         typer.echo("  ".join(r[c].ljust(widths[c]) for c in COLUMNS))
     for conflict in host.conflicts:
         typer.echo(f"conflict: {conflict}")
+
+
+@app.command("new")
+def new_plugin(
+    name: str = typer.Argument(..., help="Plugin name: the config section and entry-point name (e.g. okx)."),
+    kind: str = typer.Option(..., "--kind", help="connector, pipeline or sink."),
+    directory: Path | None = typer.Option(None, "--dir", help="Folder to write (new or empty); default ./mdi-NAME."),
+) -> None:
+    """Write a separate plugin distribution whose tests pass with `pip install -e . && pytest`."""
+    from mdi.cli.common import fail
+    from mdi.scaffold import ScaffoldError, plan, write
+
+    try:
+        p = plan(name, kind, directory)
+        files = write(p)
+    except ScaffoldError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"wrote {p.target} ({len(files)} files): {p.kind} '{p.name}'")
+    typer.echo(f"next: cd {p.target} && pip install -e '.[test]' && pytest")
