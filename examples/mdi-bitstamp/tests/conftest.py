@@ -10,3 +10,10 @@ from mdi_bitstamp.sim import BitstampSimulator
 @pytest.fixture
 def mdi_simulator_class() -> type[BitstampSimulator]:
     return BitstampSimulator
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """mdi runs on asyncio. (anyio's own fixture would also run every test on trio when trio is
+    installed, e.g. pulled in by selenium; a conftest fixture always wins over plugins'.)"""
+    return "asyncio"
