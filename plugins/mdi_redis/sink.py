@@ -145,7 +145,22 @@ class RedisSink:
         except WRITE_ERRORS as exc:
             self._failed(exc)
             return
+        recovered = health is not None and self.stats.state != "ok"
         self._written(written, resynced=len(latest) - len(self.buffer.latest))
+        if recovered:
+            await self._correct_health(final)
+
+    async def _correct_health(self, final: bool) -> None:
+        """The record just written was built before the write that carried it succeeded, so it
+        still says ``degraded``: write the recovered state now on the final flush (nothing comes
+        after it), else with the next one."""
+        if not final:
+            self._health_due = True
+            return
+        try:
+            await self.writer.write({}, (), self._health_record())
+        except WRITE_ERRORS as exc:
+            self._failed(exc)
 
     def _with_resync(self) -> dict[str, EventBase]:
         """After an outage Redis may have lost its data (restart without persistence, failover
