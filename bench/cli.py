@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="override [sinks.redis] flush_interval (default: the shipped config's)")
     parser.add_argument("--components", action="store_true", help="also run the router, Parquet and Redis benchmarks")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default $TMPDIR/mdi-bench/<date>.json; bench/results/ to record a run)")
+    parser.add_argument("--peer", choices=("cryptofeed",), default=None,
+                        help="only the side-by-side with a peer recorder on the same frames (see bench/peer/run.py)")
+    parser.add_argument("--venue", action="append", default=[], choices=("kraken", "coinbase", "deribit", "binance"),
+                        help="venue(s) whose path --peer blasts (repeatable; default: every venue)")
+    parser.add_argument("--peer-runs", type=int, default=3, help="alternating runs per configuration with --peer (median)")
+    parser.add_argument("--peer-events", type=int, default=300_000, help="events blasted per --peer run")
     parser.add_argument("--keep", action="store_true", help="keep the lakes and logs (printed at the end)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the service's event loop during the window (implies --keep; figures not valid)")
@@ -82,6 +88,24 @@ def options(args: argparse.Namespace) -> Options:
 
 def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def peer_main(args: argparse.Namespace) -> dict[str, Any]:
+    """``--peer cryptofeed``: mdi and the peer on the same frames, with the raw ceiling beside."""
+    from bench.peer.run import PEER_SUPPORTED, run_peer
+
+    started = datetime.now(timezone.utc)
+    venues = args.venue or list(PEER_SUPPORTED)
+    unsupported = [v for v in venues if v not in PEER_SUPPORTED]
+    if unsupported:
+        raise SystemExit(f"--peer: no blast for {unsupported} yet (have {list(PEER_SUPPORTED)})")
+    report: dict[str, Any] = {"date": started.isoformat(timespec="seconds"), "machine": machine(),
+                              "peer": run_peer(venues, args.peer_runs, args.peer_events)}
+    out = args.out or default_out(started, False).with_name(f"{started.date().isoformat()}-peer.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten {out}")
+    return report
 
 
 def default_out(started: datetime, quick: bool) -> Path:
@@ -174,6 +198,8 @@ def run_components() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.peer:
+        return peer_main(args)
     opts = options(args)
     transports = tuple(args.transport or TRANSPORTS)
     names = tuple(args.scenario) or (("picows-max",) if args.quick else ())

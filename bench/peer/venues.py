@@ -1,0 +1,220 @@
+"""What each venue's blast looks like: the frames both recorders get, and how to answer them.
+
+The blast server (:mod:`bench.peer.server`) is venue-agnostic: a :class:`Venue` answers the
+client's requests (subscriptions, acks) and, once the client has subscribed, builds the blast:
+``events`` market-data events as complete WebSocket text frames, numbered where the venue
+numbers them (Coinbase ``sequence_num`` per connection, trade ids everywhere) so neither
+recorder sees a gap or a duplicate. The frames are built before the clock starts; the server
+then costs a memcpy per chunk.
+
+Both recorders get byte-identical data frames on Coinbase, Binance and Deribit. Kraken is the
+exception: cryptofeed 2.4 speaks Kraken's WebSocket v1 and mdi v2, so each gets the same trades
+in its own protocol version (v1 arrays for cryptofeed, v2 objects for mdi).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+BASE_PRICE = Decimal("97000.00")
+T0_MS = 1_796_000_000_000  # 2026-12-0x: a fixed, recent epoch for every frame's timestamps
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """One final, unmasked text frame (RFC 6455 5.2): what a server sends."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 65536:
+        header = b"\x81\x7e" + n.to_bytes(2, "big")
+    else:
+        header = b"\x81\x7f" + n.to_bytes(8, "big")
+    return header + payload
+
+
+def _iso(ms: int, micros: int = 0) -> str:
+    import datetime as dt
+
+    t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(ms % 1000) * 1000 + micros:06d}Z"
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+@dataclass
+class Session:
+    """One client connection's protocol state on the server."""
+
+    path: str
+    seq: int = 0  # Coinbase: one counter across channels
+    data_subscribed: bool = False
+    sent: list[str] = field(default_factory=list)
+
+
+class Venue:
+    """A venue's side of the blast (subclasses below)."""
+
+    name = ""
+    mdi_symbol = ""
+
+    def on_connect(self, s: Session) -> list[str]:
+        return []
+
+    def on_message(self, s: Session, text: str) -> list[str]:
+        return []
+
+    def blast(self, s: Session, events: int, client: str) -> tuple[list[bytes], int]:
+        """``(frames, events)``: the data frames of the run, ready to write."""
+        raise NotImplementedError
+
+    def mdi_section(self, url: str) -> dict[str, Any]:
+        """The ``[connectors.<name>]`` table that makes mdi take this blast."""
+        raise NotImplementedError
+
+
+def _price(rng: random.Random, i: int) -> str:
+    return str(BASE_PRICE + Decimal(rng.randint(-5000, 5000)) / 100)
+
+
+class Coinbase(Venue):
+    """Advanced Trade ``market_trades`` updates of 1-2 trades (the issue's 300k trades/216k frames)."""
+
+    name = "coinbase"
+
+    def on_message(self, s: Session, text: str) -> list[str]:
+        msg = json.loads(text)
+        if msg.get("type") != "subscribe":
+            return []
+        channel = msg.get("channel")
+        if channel == "market_trades":
+            s.data_subscribed = True
+        products = msg.get("product_ids") or []
+        subs = {channel: products if channel != "heartbeats" else ["heartbeats"]}
+        return [self._frame(s, "subscriptions", [{"subscriptions": subs}], T0_MS)]
+
+    def _frame(self, s: Session, channel: str, events: list[Any], ms: int) -> str:
+        body = {"channel": channel, "timestamp": _iso(ms), "sequence_num": s.seq, "events": events}
+        s.seq += 1
+        return _dumps(body)
+
+    def blast(self, s: Session, events: int, client: str) -> tuple[list[bytes], int]:
+        rng = random.Random(7)
+        frames: list[bytes] = []
+        trade_id, made, ms = 1_070_000_000, 0, T0_MS
+        while made < events:
+            n = min(events - made, 1 if rng.random() < 0.62 else 2)  # 1.38 trades per frame
+            ms += 1
+            trades = []
+            for _ in range(n):
+                trade_id += 1
+                trades.append({"product_id": "BTC-USD", "trade_id": str(trade_id), "price": _price(rng, trade_id),
+                               "size": f"0.{rng.randint(1, 99_999_999):08d}", "time": _iso(ms, rng.randint(0, 999)),
+                               "side": "BUY" if rng.random() < 0.5 else "SELL"})
+            made += n
+            frames.append(ws_text_frame(self._frame(s, "market_trades", [{"type": "update", "trades": trades}], ms).encode()))
+        return frames, made
+
+    def mdi_section(self, url: str) -> dict[str, Any]:
+        return {"url": url, "symbols": ["BTC-USD"], "bbo": False, "trades": True, "heartbeats": True}
+
+
+class Binance(Venue):
+    """USD-M ``btcusdt@markPrice@1s`` on a combined stream, one mark price per frame."""
+
+    name = "binance"
+
+    def on_connect(self, s: Session) -> list[str]:
+        if "streams=" in s.path:  # cryptofeed subscribes in the URL
+            s.data_subscribed = True
+        return []
+
+    def on_message(self, s: Session, text: str) -> list[str]:
+        msg = json.loads(text)
+        if msg.get("method") == "SUBSCRIBE":
+            s.data_subscribed = True
+            return [_dumps({"result": None, "id": msg.get("id")})]
+        return []
+
+    def blast(self, s: Session, events: int, client: str) -> tuple[list[bytes], int]:
+        rng = random.Random(5)
+        stream = "btcusdt@markPrice@1s"
+        if "streams=" in s.path:
+            stream = s.path.split("streams=", 1)[1].split("/")[0].split("&")[0]
+        frames = []
+        for i in range(events):
+            ms = T0_MS + i
+            data = {"e": "markPriceUpdate", "E": ms, "s": "BTCUSDT", "p": _price(rng, i), "P": _price(rng, i),
+                    "i": _price(rng, i), "r": f"0.{rng.randint(1, 99_999):08d}", "T": T0_MS + 8 * 3_600_000}
+            frames.append(ws_text_frame(_dumps({"stream": stream, "data": data}).encode()))
+        return frames, events
+
+    def mdi_section(self, url: str) -> dict[str, Any]:
+        return {"url": url, "symbols": ["BTCUSDT"], "stream": "markPrice@1s"}
+
+
+class Kraken(Venue):
+    """``trade`` updates of 1-3 trades. mdi (and the raw client) speak v2; cryptofeed 2.4 v1."""
+
+    name = "kraken"
+
+    def on_message(self, s: Session, text: str) -> list[str]:
+        msg = json.loads(text)
+        if msg.get("method") == "subscribe":  # v2
+            params = msg.get("params") or {}
+            replies = []
+            for symbol in params.get("symbol") or []:
+                result = {"channel": params.get("channel"), "snapshot": params.get("snapshot", True), "symbol": symbol}
+                replies.append(_dumps({"method": "subscribe", "req_id": msg.get("req_id"), "result": result, "success": True}))
+            if params.get("channel") == "trade":
+                s.data_subscribed = True
+            return replies
+        if msg.get("method") == "ping":
+            return [_dumps({"method": "pong", "req_id": msg.get("req_id")})]
+        if msg.get("event") == "subscribe":  # v1
+            s.data_subscribed = True
+            return [_dumps({"channelID": 337, "channelName": "trade", "event": "subscriptionStatus", "pair": pair,
+                            "status": "subscribed", "subscription": {"name": "trade"}}) for pair in msg.get("pair") or []]
+        return []
+
+    def blast(self, s: Session, events: int, client: str) -> tuple[list[bytes], int]:
+        rng = random.Random(3)
+        frames: list[bytes] = []
+        trade_id, made, ms = 90_000_000, 0, T0_MS
+        while made < events:
+            n = min(events - made, rng.choice((1, 1, 2, 3)))
+            ms += 1
+            rows = []
+            for _ in range(n):
+                trade_id += 1
+                rows.append((_price(rng, trade_id), f"0.{rng.randint(1, 99_999_999):08d}", "buy" if rng.random() < 0.5 else "sell",
+                             rng.randint(0, 999), trade_id))
+            made += n
+            if client == "cf":
+                body = _dumps([337, [[p, q, f"{ms / 1000:.6f}", side[0], "l", ""] for p, q, side, _, _ in rows], "trade", "XBT/USD"])
+            else:
+                body = ('{"channel":"trade","type":"update","data":['
+                        + ",".join(f'{{"symbol":"BTC/USD","side":"{side}","price":{p},"qty":{q},"ord_type":"limit",'
+                                   f'"trade_id":{tid},"timestamp":"{_iso(ms, us)}"}}' for p, q, side, us, tid in rows)
+                        + "]}")
+            frames.append(ws_text_frame(body.encode()))
+        return frames, made
+
+    def mdi_section(self, url: str) -> dict[str, Any]:
+        return {"url": url, "symbols": ["BTC/USD"], "bbo": False, "trades": True, "trade_snapshot": False}
+
+
+VENUES: dict[str, Venue] = {v.name: v for v in (Kraken(), Coinbase(), Binance())}
+
+# What the raw-ceiling client sends to start the data (the mdi connector's own requests).
+SUBSCRIBE: dict[str, list[str]] = {
+    "coinbase": [_dumps({"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "market_trades"}),
+                 _dumps({"type": "subscribe", "channel": "heartbeats"})],
+    "binance": [_dumps({"method": "SUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 1})],
+    "kraken": [_dumps({"method": "subscribe", "params": {"channel": "trade", "symbol": ["BTC/USD"], "snapshot": False}, "req_id": 1})],
+}
