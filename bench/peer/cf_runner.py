@@ -51,6 +51,13 @@ def _feed(venue: str, url: str):  # type: ignore[no-untyped-def]
 
         Symbols.set(Base.id, {"BTC-USDT-PERP": "BTCUSDT"}, {"tick_size": {"BTC-USDT-PERP": "0.1"}, "instrument_type": {"BTC-USDT-PERP": "perpetual"}})
         channel, symbol, config = FUNDING, "BTC-USDT-PERP", {}
+    elif venue == "deribit":
+        from cryptofeed.defines import TICKER
+        from cryptofeed.exchanges import Deribit as Base
+
+        name = "BTC-25DEC26-100000-C"
+        Symbols.set(Base.id, {name: name}, {"instrument_type": {name: "option"}})
+        channel, symbol, config = TICKER, name, {"deribit": {"key_id": "dummy", "key_secret": "dummy"}}
     elif venue == "kraken":
         from cryptofeed.exchanges import Kraken as Base
 
@@ -74,9 +81,9 @@ def main() -> None:
     _allow_ws()
     cls, channel, symbol, config = _feed(venue, url)
     if mode == "redis":
-        from cryptofeed.backends.redis import FundingRedis, TradeRedis
+        from cryptofeed.backends.redis import FundingRedis, TickerRedis, TradeRedis
 
-        backend = TradeRedis if channel == TRADES else FundingRedis
+        backend = {TRADES: TradeRedis, FUNDING: FundingRedis}.get(channel, TickerRedis)
         callbacks = {channel: backend(host="127.0.0.1", port=int(sys.argv[4]))}
     else:
         callbacks = {channel: _count}

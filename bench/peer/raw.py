@@ -45,6 +45,17 @@ def _decoder(venue: str) -> Callable[[bytes], int]:
             return len(payload) if isinstance(payload, list) else 1
 
         return binance
+    if venue == "deribit":
+        from mdi_deribit import wire as dr
+
+        def deribit(frame: bytes) -> int:
+            env = dr.ENVELOPE.decode(frame)
+            if env.method != "subscription" or env.params is None:
+                return 0
+            dr.TICKER.decode(env.params.data)
+            return 1
+
+        return deribit
     if venue == "kraken":
         from mdi_kraken import wire as kr
 
@@ -72,7 +83,7 @@ class Listener(picows.WSListener):  # type: ignore[misc]
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
         if frame.msg_type is picows.WSMsgType.TEXT:
-            self.events += self.decode(frame.get_payload_as_memoryview())
+            self.events += self.decode(frame.get_payload_as_memoryview())  # type: ignore[arg-type]  # msgspec takes any buffer
         elif frame.msg_type is picows.WSMsgType.PING:
             transport.send_pong(frame.get_payload_as_bytes())
 

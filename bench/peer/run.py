@@ -48,6 +48,7 @@ from mdi.testing.redis_server import RedisServer
 CRYPTOFEED = "cryptofeed==2.4.1"  # the newest that installs on Python 3.11
 CONFIGS = ("raw", "mdi-ingest", "cryptofeed-noop", "mdi-full", "cryptofeed-redis")
 IDLE_S = 0.3
+SAMPLE_NS = 10_000_000  # the CPU watch's interval: the resolution of every span measured here
 BUSY_CPU_S = 0.002  # more than this per 10 ms sample: the client was still working
 PEER_SUPPORTED = tuple(VENUES)
 
@@ -74,7 +75,7 @@ class CpuWatch(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._halt.wait(0.01):
+        while not self._halt.wait(SAMPLE_NS / 1e9):
             try:
                 self.samples.append((time.time_ns(), procstat.cpu_seconds(self.pid)))
             except OSError:
@@ -113,7 +114,7 @@ def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     t.start()
     t.join(max(0.0, deadline - time.monotonic()))
     if not result:
-        raise RuntimeError(f"no answer from {proc.args} within {timeout}s")
+        raise RuntimeError(f"no answer from {proc.args!r} within {timeout}s")
     return result
 
 
@@ -192,7 +193,7 @@ def one_run(config: str, venue: str, events: int, cf_python: Path, redis: RedisS
         if end_ns is None:
             raise RuntimeError(f"{config}: still busy after 300 s")
         cpu = watch.cpu_at(end_ns) - watch.cpu_at(blast["first_ns"])
-        elapsed = (end_ns - blast["first_ns"]) / 1e9
+        elapsed = max(end_ns - blast["first_ns"], SAMPLE_NS) / 1e9  # at least one sampling interval
         rss_mb = procstat.memory(client.pid).rss_mb
         if health_url:
             counted = _mdi_events(health_url, venue)

@@ -49,10 +49,12 @@ class Blast:
         try:
             while True:
                 timeout = SETTLE_S - (time.monotonic() - last) if session.data_subscribed else None
-                try:
-                    text = await asyncio.wait_for(conn.recv(), timeout) if timeout is None or timeout > 0 else None
-                except TimeoutError:
-                    text = None
+                text: str | bytes | None = None
+                if timeout is None or timeout > 0:
+                    try:
+                        text = await asyncio.wait_for(conn.recv(), timeout)  # type: ignore[arg-type]
+                    except TimeoutError:
+                        pass
                 if text is None:
                     break
                 last = time.monotonic()

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 BASE_PRICE = Decimal("97000.00")
+_NUMBER_TEXT = re.compile(r'"(-?\d+\.\d+)"')  # a decimal written as a JSON string -> the same digits as a number
 T0_MS = 1_796_000_000_000  # 2026-12-0x: a fixed, recent epoch for every frame's timestamps
 
 
@@ -209,12 +211,60 @@ class Kraken(Venue):
         return {"url": url, "symbols": ["BTC/USD"], "bbo": False, "trades": True, "trade_snapshot": False}
 
 
-VENUES: dict[str, Venue] = {v.name: v for v in (Kraken(), Coinbase(), Binance())}
+class Deribit(Venue):
+    """Option ``ticker`` notifications of one instrument. mdi subscribes ``.100ms``, cryptofeed
+    ``.raw``: the same data, each under the channel name it asked for."""
+
+    name = "deribit"
+    instrument = "BTC-25DEC26-100000-C"
+
+    def on_message(self, s: Session, text: str) -> list[str]:
+        msg = json.loads(text)
+        method, rid = msg.get("method"), msg.get("id")
+        if method == "public/auth":  # cryptofeed 2.4 counts Deribit tickers as authenticated
+            return [_dumps({"jsonrpc": "2.0", "id": rid, "result": {"access_token": "loopback", "expires_in": 900,
+                                                                    "refresh_token": "loopback", "scope": "session", "token_type": "bearer"}})]
+        if method in ("public/subscribe", "private/subscribe"):
+            channels = (msg.get("params") or {}).get("channels") or []
+            s.sent = [c for c in channels if c.startswith("ticker.")]
+            s.data_subscribed = bool(s.sent)
+            return [_dumps({"jsonrpc": "2.0", "id": rid, "result": channels})]
+        if method in ("public/set_heartbeat", "public/test", "public/hello"):
+            return [_dumps({"jsonrpc": "2.0", "id": rid, "result": "ok" if method != "public/test" else {"version": "1.2.26"}})]
+        return []
+
+    def blast(self, s: Session, events: int, client: str) -> tuple[list[bytes], int]:
+        rng = random.Random(9)
+        channel = s.sent[0] if s.sent else f"ticker.{self.instrument}.100ms"
+        frames = []
+        for i in range(events):
+            bid = Decimal(rng.randint(500, 600)) / 10000
+            data = {
+                "underlying_price": _price(rng, i), "underlying_index": "BTC-25DEC26", "timestamp": T0_MS + i,
+                "stats": {"volume": 16.7, "price_change": -1.5, "low": 0.05, "high": 0.06}, "state": "open",
+                "settlement_price": 0.055, "open_interest": 1767.5, "min_price": 0.0001, "max_price": 0.2,
+                "mark_price": str(bid + Decimal("0.0005")), "mark_iv": 57.7, "last_price": 0.055, "interest_rate": 0.0,
+                "instrument_name": self.instrument, "index_price": _price(rng, i),
+                "greeks": {"vega": 120.05, "theta": -25.6, "rho": 40.9, "gamma": 0.00001, "delta": 0.35},
+                "estimated_delivery_price": _price(rng, i), "bid_iv": 57.16, "best_bid_price": str(bid),
+                "best_bid_amount": 2.8, "best_ask_price": str(bid + Decimal("0.001")), "best_ask_amount": 18.5, "ask_iv": 58.65,
+            }
+            text = _dumps({"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": data}})
+            frames.append(ws_text_frame(_NUMBER_TEXT.sub(r"\1", text).encode()))  # Deribit sends numbers
+        return frames, events
+
+    def mdi_section(self, url: str) -> dict[str, Any]:
+        return {"url": url, "discover": False, "instruments": [self.instrument], "dvol": False}
+
+
+VENUES: dict[str, Venue] = {v.name: v for v in (Kraken(), Coinbase(), Deribit(), Binance())}
 
 # What the raw-ceiling client sends to start the data (the mdi connector's own requests).
 SUBSCRIBE: dict[str, list[str]] = {
     "coinbase": [_dumps({"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "market_trades"}),
                  _dumps({"type": "subscribe", "channel": "heartbeats"})],
     "binance": [_dumps({"method": "SUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 1})],
+    "deribit": [_dumps({"jsonrpc": "2.0", "id": 1, "method": "public/subscribe",
+                        "params": {"channels": [f"ticker.{Deribit.instrument}.100ms"]}})],
     "kraken": [_dumps({"method": "subscribe", "params": {"channel": "trade", "symbol": ["BTC/USD"], "snapshot": False}, "req_id": 1})],
 }

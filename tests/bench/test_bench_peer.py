@@ -12,11 +12,11 @@ from bench.peer.run import PEER_SUPPORTED, run_peer, summarize
 
 @pytest.mark.parametrize("venue", PEER_SUPPORTED)
 def test_mdi_and_the_raw_ceiling_count_every_blasted_event(venue: str) -> None:
-    report = run_peer([venue], runs=1, events=3_000, configs=("raw", "mdi-ingest"))
+    report = run_peer([venue], runs=1, events=5_000, configs=("raw", "mdi-ingest"))
     runs = report["runs"]
     assert [r["config"] for r in runs] == ["raw", "mdi-ingest"]
     for r in runs:
-        assert r["events"] == 3_000 and r["frames"] >= 3_000 / 3
+        assert r["events"] == 5_000 and r["frames"] >= 5_000 / 3
         assert r["counted"] == r["events"] and r["valid"], r
         assert r["events_per_s"] > 0 and r["cpu_us_per_event"] > 0
     ratios = report["summary"][venue]["ratios"]
