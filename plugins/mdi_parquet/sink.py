@@ -34,6 +34,7 @@ from mdi.events import EventBase
 from mdi.logutil import RateLimitedLog
 from mdi_parquet.columns import Issues
 from mdi_parquet.config import ParquetSinkConfig
+from mdi_parquet.store import Store, open_store
 from mdi_parquet.writer import WRITE_ERRORS, Built, CommitResult, Converted, LakeWriter, PendingFile, Written
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ class ParquetSink:
     async def open(self, ctx: SinkContext) -> int | None:
         """Create the lake if needed, remove crash leftovers, return the persisted watermark."""
         writer = self.writer_class(
-            Path(self.config.root), self.config.scales(), self.config.compression_level, ctx.clock, ctx.stats.latency.buckets
+            self._store(), self.config.scales(), self.config.compression_level, ctx.clock, ctx.stats.latency.buckets,
+            instance=ctx.instance,
         )
         found = await anyio.to_thread.run_sync(writer.recover)
         self._ctx, self._writer = ctx, writer
@@ -102,7 +104,8 @@ class ParquetSink:
         ctx.log.info(
             "parquet lake opened",
             extra={
-                "root": str(writer.vdir),
+                "root": writer.vdir,
+                "instance": writer.instance,
                 "watermark": found.watermark,
                 "tmp_cleaned": found.tmp_cleaned,
                 "full_scan": found.full_scan,
@@ -110,6 +113,10 @@ class ParquetSink:
             },
         )
         return found.watermark
+
+    def _store(self) -> Path | Store:
+        root = self.config.root
+        return open_store(root, self.config.store_options()) if root.startswith("s3://") else Path(root)
 
     async def run(self, inbox: BatchChannel[EventBase]) -> None:
         """Consume until the channel is closed and drained, then write everything and return."""
