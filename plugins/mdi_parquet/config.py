@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated
 
 import msgspec
@@ -67,6 +68,8 @@ def check_s3_root(root: str) -> None:
     bucket = root[len("s3://"):].split("/", 1)[0]
     if not (3 <= len(bucket) <= 63) or not bucket.replace("-", "").replace(".", "").isalnum() or bucket != bucket.lower():
         raise ValueError(f"root {root!r}: expected s3://<bucket>/<prefix> with a bucket name of 3-63 lowercase letters, digits, '-' or '.'")
+    if importlib.util.find_spec("obstore") is None:
+        raise ValueError(f"root {root!r} needs the object-storage client: pip install 'md-ingest[s3]' (obstore)")
 
 
 def known_decimal_columns() -> list[str]:

@@ -101,7 +101,7 @@ class S3Store:
         write(sink)
         data = sink.getvalue()
         try:
-            obstore.put(self._store, key, memoryview(data), mode="create", use_multipart=False)
+            obstore.put(self._store, key, data.to_pybytes(), mode="create", use_multipart=False)
         except AlreadyExistsError:
             return None
         except BaseError as exc:
