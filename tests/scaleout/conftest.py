@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mdi.testing.redis_cluster import RedisClusterRunner
 from mdi.testing.s3_server import S3Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "parquet"))  # parquet_support
@@ -27,3 +28,11 @@ def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     return s3_server.create_bucket(f"lake-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterRunner]:
+    """One 3-master, 3-replica cluster for the whole session (it takes ~7 s to form). A test
+    that kills a node restarts it before it ends, so the next test finds 3 + 3 again."""
+    with RedisClusterRunner() as cluster:
+        yield cluster
