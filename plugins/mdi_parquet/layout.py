@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 HOUR_NS = 3_600 * 1_000_000_000
 TMP_SUFFIX = ".tmp"
@@ -21,10 +20,6 @@ META_PREFIX = "mdi."
 _LEGACY_PART = re.compile(r"^part-(\d+)-(\d+)(?:-\d+)?\.parquet$")
 _PART = re.compile(r"^part-(?P<instance>.+)-(?P<first>\d+)-(?P<last>\d+)(?:\.(?P<dup>\d+))?\.parquet$")
 _VERSION_DIR = re.compile(r"^v(\d+)$")
-
-
-def version_dir(root: Path, version: int) -> Path:
-    return root / f"v{version}"
 
 
 def version_prefix(version: int) -> str:
