@@ -157,3 +157,21 @@ def test_endpoint_and_credentials_come_from_config_keys_before_the_environment()
         "region": "us-east-1",
     }
     assert anyio  # the module's async tests run on anyio
+
+
+def test_the_store_lists_like_a_directory_tree(s3_server: S3Server, bucket: str) -> None:
+    """Recovery reads pending directories (names), other versions (subdirs) and, without an
+    index, the whole tree (files): the same answers as a local directory would give."""
+    store = S3Store.from_url(f"s3://{bucket}/lake", resolve_options({}))
+    for key in ("v1/trade/date=2024-05-27/hour=12/part-a-1-2.parquet", "v1/trade/date=2024-05-27/hour=12/x",
+                "v1/trade/date=2024-05-27/hour=13/part-a-3-4.parquet", "v1/_watermark-a.json", "v0/old"):
+        assert store.create(key, lambda sink: sink.write(b"1")) == 1
+    assert sorted(store.names("v1/trade/date=2024-05-27/hour=12")) == ["part-a-1-2.parquet", "x"]
+    assert store.names("v1") == ["_watermark-a.json"]
+    assert sorted(store.subdirs("")) == ["v0", "v1"]
+    assert sorted(store.files("v1")) == [
+        "v1/_watermark-a.json", "v1/trade/date=2024-05-27/hour=12/part-a-1-2.parquet",
+        "v1/trade/date=2024-05-27/hour=12/x", "v1/trade/date=2024-05-27/hour=13/part-a-3-4.parquet",
+    ]
+    assert store.read("v1/missing") is None and store.size("v1/missing") is None
+    assert store.metadata("v1/trade/date=2024-05-27/hour=12/x") is None  # not Parquet
