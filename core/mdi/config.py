@@ -68,7 +68,10 @@ class ServiceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
 
     def __post_init__(self) -> None:
         if self.instance:
-            check_instance(self.instance)
+            try:
+                check_instance(self.instance)
+            except ValueError as exc:
+                raise ValueError(f"[service] {exc}") from None
 
     @property
     def name(self) -> str:

@@ -175,3 +175,13 @@ def test_the_store_lists_like_a_directory_tree(s3_server: S3Server, bucket: str)
     ]
     assert store.read("v1/missing") is None and store.size("v1/missing") is None
     assert store.metadata("v1/trade/date=2024-05-27/hour=12/x") is None  # not Parquet
+
+
+def test_a_bad_instance_name_is_a_config_error_with_the_key_and_the_fix() -> None:
+    from mdi.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"\[service\] instance must be .* set e.g. instance = \"shard-a\""):
+        parse_config('[service]\ninstance = "shard.a"\n')
+    with pytest.raises(ConfigError, match="at least one letter"):
+        parse_config('[service]\ninstance = "42"\n')  # would read like a sequence number in file names
+    assert parse_config('[service]\ninstance = "shard-a"\n').service.name == "shard-a"
