@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
+
 import anyio
 import duckdb
 import pyarrow.dataset as ds
 import pytest
-from parquet_support import open_sink, record, running_sink, trades, wait_until
+from parquet_support import config, open_sink, running_sink, trades, wait_until
 
+from mdi.components import SinkContext
+from mdi.stats import SinkStats
 from mdi.testing.s3_server import S3Server
 from mdi_parquet.s3 import S3Store, resolve_options
+from mdi_parquet.sink import ParquetSink
 
 FAST_RETRY = {"backoff_initial": 0.05, "backoff_max": 0.2, "flush_interval": 0.05}
 
@@ -185,3 +190,29 @@ def test_a_bad_instance_name_is_a_config_error_with_the_key_and_the_fix() -> Non
     with pytest.raises(ConfigError, match="at least one letter"):
         parse_config('[service]\ninstance = "42"\n')  # would read like a sequence number in file names
     assert parse_config('[service]\ninstance = "shard-a"\n').service.name == "shard-a"
+
+
+@pytest.mark.anyio
+async def test_at_start_up_an_unreachable_store_is_waited_for_not_a_crash(s3_server: S3Server, bucket: str) -> None:
+    await record_s3(bucket, "shard-a", trades(30))
+    opened: list[int | None] = []
+    s3_server.stop()
+    try:
+        stats = SinkStats(name="parquet", delivery="durable")
+        sink = ParquetSink(config(f"s3://{bucket}/lake", **FAST_RETRY))
+        ctx = SinkContext(name="parquet", stats=stats, log=logging.getLogger("test.scaleout"), instance="shard-a")
+        async with anyio.create_task_group() as tg:
+
+            async def open_it() -> None:
+                opened.append(await sink.open(ctx))
+
+            tg.start_soon(open_it)
+            await wait_until(lambda: stats.counters["write_errors"] >= 2)  # waiting, retrying
+            assert stats.state == "down" and "cannot read the lake" in stats.detail and bucket in stats.detail
+            assert opened == []
+            s3_server.start()
+            await wait_until(lambda: opened != [], timeout=30)  # the same open call, now done
+    finally:
+        if not s3_server.running:
+            s3_server.start()
+    assert opened == [30] and stats.state == "ok" and stats.detail == ""

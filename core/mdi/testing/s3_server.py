@@ -100,6 +100,10 @@ class S3Server(_Endpoint):
         self._server: Any = None
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
 
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
     def start(self) -> S3Server:
         from moto.server import ThreadedMotoServer
 
