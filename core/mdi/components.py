@@ -16,6 +16,7 @@ import msgspec
 
 from mdi.events import EventBase
 from mdi.stats import ComponentStats, SinkStats, VenueStats
+from mdi.instance import host_instance
 from mdi.timeutil import now_ns
 
 if TYPE_CHECKING:
@@ -116,3 +117,4 @@ class SinkContext:
     log: logging.Logger
     health: Callable[[], dict[str, Any]] = field(default=lambda: {})
     clock: Callable[[], int] = now_ns
+    instance: str = field(default_factory=host_instance)  # [service] instance (mdi.instance)

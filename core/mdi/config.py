@@ -2,7 +2,7 @@
 
 The core owns the file's shape: ``[connectors.<name>]``, ``[pipeline.<name>]``, ``[sinks.<name>]``
 (each decoded with the type its plugin declares) and the core sections ``[router]``,
-``[supervisor]``, ``[http]``, ``[logging]``. Every error names the file, the full key path and
+``[supervisor]``, ``[http]``, ``[logging]``, ``[service]``. Every error names the file, the full key path and
 what was expected, so a user can fix it without reading code.
 """
 
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+
+from mdi.instance import check_instance, host_instance
 
 SECTION_KINDS: dict[str, str] = {"connectors": "connector", "pipeline": "pipeline", "sinks": "sink"}
 
@@ -55,7 +57,29 @@ class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
     rate_limit_interval: float = 10.0
 
 
+class ServiceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Who this process is among several writing one lake and one Redis (see docs/scaleout.md).
+
+    ``instance`` defaults to the short host name; it is in every Parquet file's name and rows,
+    and in this instance's watermark and Redis keys, so it must be unique among the instances.
+    """
+
+    instance: str = ""
+
+    def __post_init__(self) -> None:
+        if self.instance:
+            try:
+                check_instance(self.instance)
+            except ValueError as exc:
+                raise ValueError(f"[service] {exc}") from None
+
+    @property
+    def name(self) -> str:
+        return self.instance or host_instance()
+
+
 class _CoreSections(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    service: ServiceConfig = ServiceConfig()
     connectors: dict[str, dict[str, Any]] = {}
     pipeline: dict[str, dict[str, Any]] = {}
     sinks: dict[str, dict[str, Any]] = {}
@@ -70,6 +94,7 @@ class Config:
     """The whole file: core sections decoded, plugin sections still raw (decoded at assembly)."""
 
     source: str
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     router: RouterConfig = field(default_factory=RouterConfig)
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -134,6 +159,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(f"{source}: {_rewrite_path(str(exc), '')}") from exc
     return Config(
         source=source,
+        service=core.service,
         router=core.router,
         supervisor=core.supervisor,
         http=core.http,

@@ -72,7 +72,8 @@ class Service:
         for node in self.graph.sinks:
             stats = SinkStats(name=node.name, delivery=node.spec.delivery)
             self.stats.sinks[node.name] = stats
-            ctx = SinkContext(name=node.name, stats=stats, log=logging.getLogger(f"mdi.sink.{node.name}"), health=self.health, clock=self.clock)
+            ctx = SinkContext(name=node.name, stats=stats, log=logging.getLogger(f"mdi.sink.{node.name}"), health=self.health, clock=self.clock,
+                              instance=self.graph.config.service.name)
             try:
                 mark = await node.component.open(ctx)
             except Exception as exc:

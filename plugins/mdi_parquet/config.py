@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated
 
 import msgspec
@@ -22,6 +23,11 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     """
 
     root: str = "data"
+    # Object storage (root = "s3://bucket/prefix"); unset keys come from AWS_* (docs/scaleout.md).
+    endpoint_url: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
     buffer_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
     flush_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     compression_level: Annotated[int, msgspec.Meta(ge=1, le=22)] = 3
@@ -33,7 +39,11 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
     def __post_init__(self) -> None:
         if not self.root:
-            raise ValueError("root must be a directory path, got an empty string")
+            raise ValueError("root must be a directory path or s3://bucket/prefix, got an empty string")
+        if self.root.startswith("s3://"):
+            check_s3_root(self.root)
+        elif "://" in self.root:
+            raise ValueError(f"root {self.root!r}: only s3:// URLs and directory paths are supported")
         if self.backoff_max < self.backoff_initial:
             raise ValueError("backoff_max must be >= backoff_initial")
         unknown = sorted(set(self.column_scales) - set(known_decimal_columns()))
@@ -44,8 +54,22 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
                 f"(see docs/schema.md)"
             )
 
+    def store_options(self) -> dict[str, str]:
+        """The object-storage keys that are set (the rest fall back to AWS_* variables)."""
+        keys = ("endpoint_url", "region", "access_key_id", "secret_access_key")
+        return {k: getattr(self, k) for k in keys if getattr(self, k)}
+
     def scales(self) -> Scales:
         return Scales(default=self.decimal_scale, overrides=dict(self.column_scales))
+
+
+def check_s3_root(root: str) -> None:
+    """``s3://bucket[/prefix]`` with a plausible bucket name, else a message with the fix."""
+    bucket = root[len("s3://"):].split("/", 1)[0]
+    if not (3 <= len(bucket) <= 63) or not bucket.replace("-", "").replace(".", "").isalnum() or bucket != bucket.lower():
+        raise ValueError(f"root {root!r}: expected s3://<bucket>/<prefix> with a bucket name of 3-63 lowercase letters, digits, '-' or '.'")
+    if importlib.util.find_spec("obstore") is None:
+        raise ValueError(f"root {root!r} needs the object-storage client: pip install 'md-ingest[s3]' (obstore)")
 
 
 def known_decimal_columns() -> list[str]:

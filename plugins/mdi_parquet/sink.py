@@ -34,6 +34,8 @@ from mdi.events import EventBase
 from mdi.logutil import RateLimitedLog
 from mdi_parquet.columns import Issues
 from mdi_parquet.config import ParquetSinkConfig
+from mdi_parquet.index import Recovery
+from mdi_parquet.store import Store, StoreError, open_store
 from mdi_parquet.writer import WRITE_ERRORS, Built, CommitResult, Converted, LakeWriter, PendingFile, Written
 
 if TYPE_CHECKING:
@@ -92,9 +94,11 @@ class ParquetSink:
     async def open(self, ctx: SinkContext) -> int | None:
         """Create the lake if needed, remove crash leftovers, return the persisted watermark."""
         writer = self.writer_class(
-            Path(self.config.root), self.config.scales(), self.config.compression_level, ctx.clock, ctx.stats.latency.buckets
+            self._store(), self.config.scales(), self.config.compression_level, ctx.clock, ctx.stats.latency.buckets,
+            instance=ctx.instance,
         )
-        found = await anyio.to_thread.run_sync(writer.recover)
+        found = await self._recover(writer, ctx)
+        ctx.stats.state, ctx.stats.detail = "ok", ""
         self._ctx, self._writer = ctx, writer
         self._log = RateLimitedLog(ctx.log, self.config.warn_interval)
         ctx.stats.counters["tmp_cleaned"] += found.tmp_cleaned
@@ -102,7 +106,8 @@ class ParquetSink:
         ctx.log.info(
             "parquet lake opened",
             extra={
-                "root": str(writer.vdir),
+                "root": writer.vdir,
+                "instance": writer.instance,
                 "watermark": found.watermark,
                 "tmp_cleaned": found.tmp_cleaned,
                 "full_scan": found.full_scan,
@@ -110,6 +115,29 @@ class ParquetSink:
             },
         )
         return found.watermark
+
+    async def _recover(self, writer: LakeWriter, ctx: SinkContext) -> Recovery:
+        """The watermark; while an object store cannot be reached, wait and retry with backoff.
+
+        Without its watermark the service must not start (sequence numbers would be reused),
+        but an object store being away for a while is normal: so the sink waits, ``down`` with
+        the reason, instead of exiting into a restart loop. A local directory that cannot be
+        created or read is a configuration problem and still fails start-up at once.
+        """
+        delay = self.config.backoff_initial
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(writer.recover)
+            except StoreError as exc:
+                ctx.stats.state, ctx.stats.detail = "down", f"cannot read the lake: {exc}"
+                ctx.stats.counters["write_errors"] += 1
+                ctx.log.error("parquet lake unreachable at start-up; retrying", extra={"error": str(exc), "retry_in_s": delay})
+            await anyio.sleep(delay)
+            delay = min(delay * 2, self.config.backoff_max)
+
+    def _store(self) -> Path | Store:
+        root = self.config.root
+        return open_store(root, self.config.store_options()) if root.startswith("s3://") else Path(root)
 
     async def run(self, inbox: BatchChannel[EventBase]) -> None:
         """Consume until the channel is closed and drained, then write everything and return."""

@@ -2,7 +2,8 @@
 
 Every file is written as ``<name>.tmp``, fsynced, renamed over its final name and the directory
 is fsynced, so after a crash a name is either absent or complete. Directories created on the way
-are fsynced into their parents too. Leftover ``.tmp`` files are a crash's only trace.
+are fsynced into their parents too. Leftover ``.tmp`` files are a crash's only trace
+(:meth:`mdi_parquet.store.LocalStore.remove_leftovers` removes an instance's own at start-up).
 """
 
 from __future__ import annotations
@@ -71,17 +72,3 @@ def write_bytes_atomic(final: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
     write_atomic(final, write)
-
-
-def remove_tmp_files(directory: Path) -> int:
-    """Delete leftover ``*.tmp`` files in ``directory``; return how many were removed."""
-    if not directory.is_dir():
-        return 0
-    removed = 0
-    for entry in directory.iterdir():
-        if entry.name.endswith(TMP_SUFFIX) and entry.is_file():
-            entry.unlink()
-            removed += 1
-    if removed:
-        fsync_path(directory, directory=True)
-    return removed

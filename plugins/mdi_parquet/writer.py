@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,12 +25,14 @@ import mdi
 from mdi.events import EventBase
 from mdi.stats import DEFAULT_LATENCY_BUCKETS, Histogram
 from mdi_parquet.columns import Issues
-from mdi_parquet.index import Head, LakeIndex, Recovery, recover, write_index
-from mdi_parquet.layout import HOUR_NS, META_PREFIX, other_versions, part_name, partition_dir, version_dir
+from mdi.instance import host_instance
+from mdi_parquet.index import LAST_SEQ_KEY, Head, LakeIndex, Recovery, recover, write_index
+from mdi_parquet.layout import HOUR_NS, META_PREFIX, other_version_prefixes, part_name, partition_dir, version_prefix
 from mdi_parquet.schema import SCHEMA_VERSION, Scales, StreamSchema, builtin_schemas, differences, stream_schema
-from mdi_parquet.storage import ensure_dir, write_atomic
+from mdi_parquet.store import IO_ERRORS, LocalStore, Store
 
-WRITE_ERRORS = (OSError, pa.ArrowException)
+WRITE_ERRORS = IO_ERRORS
+INSTANCE_COLUMN = "instance"  # every row says which instance wrote it (see mdi.instance)
 LATENCY_SAMPLE_STRIDE = 64  # one latency sample per this many rows (see Latency.samples)
 
 
@@ -112,16 +114,22 @@ class CommitResult:
 
 
 class LakeWriter:
+    """``root`` is a directory or a :class:`~mdi_parquet.store.Store` (e.g. an S3 bucket)."""
+
     def __init__(
         self,
-        root: Path,
+        root: Path | Store,
         scales: Scales,
         compression_level: int,
         clock: Callable[[], int],
         latency_bounds: tuple[float, ...] = DEFAULT_LATENCY_BUCKETS,
+        *,
+        instance: str | None = None,
     ) -> None:
-        self.root = root
-        self.vdir = version_dir(root, SCHEMA_VERSION)
+        self.store: Store = LocalStore(root) if isinstance(root, Path) else root
+        self.instance = instance or host_instance()
+        self.vprefix = version_prefix(SCHEMA_VERSION)
+        self.vdir = f"{self.store.url}/{self.vprefix}"  # for logs
         self.scales = scales
         self.compression_level = compression_level
         self.clock = clock
@@ -129,15 +137,16 @@ class LakeWriter:
         self.heads: dict[str, Head] = {}
         self.watermark: int | None = None
         self._schemas: dict[type[EventBase], StreamSchema] = {}
-        self._known_dirs: set[Path] = set()
 
     # ----- start and stop -----------------------------------------------------------------
     def recover(self) -> Recovery:
-        """Clean crash leftovers, find the watermark (all schema versions), rewrite the index."""
-        ensure_dir(self.vdir, self._known_dirs)
-        found = recover(self.vdir)
+        """Clean this instance's crash leftovers, find its watermark (all schema versions),
+        rewrite its index."""
+        store, instance = self.store, self.instance
+        found = recover(store, self.vprefix, instance)
         self._check_types(found.heads)
-        marks = [found.watermark, *(recover(v, clean=False).watermark for v in other_versions(self.root, SCHEMA_VERSION))]
+        others = other_version_prefixes(store.subdirs(""), SCHEMA_VERSION)
+        marks = [found.watermark, *(recover(store, v, instance, clean=False).watermark for v in others)]
         self.heads = found.heads
         self.watermark = max((m for m in marks if m is not None), default=None)
         found.watermark = self.watermark
@@ -154,7 +163,7 @@ class LakeWriter:
         problems = []
         for stream, head in sorted(heads.items()):
             if stream in known:
-                lake = pq.read_schema(self.vdir / head.file)
+                lake = self.store.schema(f"{self.vprefix}/{head.file}")
                 problems += [f"{stream}.{d}" for d in differences(lake, known[stream].arrow)]
         if problems:
             raise SchemaMismatch(
@@ -250,6 +259,8 @@ class LakeWriter:
             "rows": table.num_rows,
             "writer_version": mdi.__version__,
         }
+        meta["instance"] = self.instance
+        table = table.append_column(INSTANCE_COLUMN, pa.repeat(self.instance, table.num_rows).dictionary_encode())
         table = table.replace_schema_metadata({f"{META_PREFIX}{k}": str(v) for k, v in meta.items()})
         return PendingFile(schema, partition_dir(schema.stream, hour), table, seq["min"], seq["max"])
 
@@ -262,21 +273,19 @@ class LakeWriter:
             for item in pending:
                 written.append(self._write(item))
         except WRITE_ERRORS as exc:
-            self._known_dirs.clear()
+            self.store.forget()
             return CommitResult(written, exc)
         return CommitResult(written, None)
 
     def _write(self, item: PendingFile) -> Written:
-        directory = self.vdir / item.rel_dir
-        ensure_dir(directory, self._known_dirs)
-        name, renamed = self._free_name(directory, item)
         options = item.schema.write_options()
+        options["use_dictionary"] = [*options["use_dictionary"], INSTANCE_COLUMN]
         level = self.compression_level
 
-        def write(tmp: Path) -> None:
-            pq.write_table(item.table, tmp, compression="zstd", compression_level=level, **options)
+        def write(sink: Any) -> None:
+            pq.write_table(item.table, sink, compression="zstd", compression_level=level, **options)
 
-        write_atomic(directory / name, write)
+        name, size, renamed = self._create(item, write)
         visible_ns = self.clock()
         rel_path = f"{item.rel_dir}/{name}"
         self._advance(item.schema.stream, rel_path, item.last_seq)
@@ -284,21 +293,41 @@ class LakeWriter:
             stream=item.schema.stream,
             rel_path=rel_path,
             rows=item.table.num_rows,
-            size=(directory / name).stat().st_size,
+            size=size,
             last_seq=item.last_seq,
             latency=self._latency(item.table.column("ts_recv"), visible_ns),
             renamed=renamed,
         )
 
-    @staticmethod
-    def _free_name(directory: Path, item: PendingFile) -> tuple[str, bool]:
-        """The file's name; a taken name (two writers on one lake?) gets a suffix, never replaced."""
+    def _create(self, item: PendingFile, write: Callable[[Any], None]) -> tuple[str, int, bool]:
+        """Create the file under its natural name (name, size, renamed?).
+
+        A taken name is never replaced. If the object there is this very file (same instance,
+        seqs and row count: an earlier attempt whose answer was lost, which object stores make
+        possible), it counts as written. Anything else there (two instances with one name?) is
+        kept, and this file gets a suffixed name instead.
+        """
         duplicate = 0
-        name = part_name(item.first_seq, item.last_seq)
-        while (directory / name).exists():
+        while True:
+            name = part_name(self.instance, item.first_seq, item.last_seq, duplicate)
+            key = f"{self.vprefix}/{item.rel_dir}/{name}"
+            size = self.store.create(key, write)
+            if size is not None:
+                return name, size, duplicate > 0
+            if duplicate == 0 and self._is_same_file(key, item):
+                return name, self.store.size(key) or 0, False
             duplicate += 1
-            name = part_name(item.first_seq, item.last_seq, duplicate)
-        return name, duplicate > 0
+
+    def _is_same_file(self, key: str, item: PendingFile) -> bool:
+        meta = self.store.metadata(key)
+        if meta is None or meta.num_rows != item.table.num_rows:
+            return False
+        found = meta.metadata or {}
+        return (
+            found.get(LAST_SEQ_KEY) == str(item.last_seq).encode()
+            and found.get(f"{META_PREFIX}first_seq".encode()) == str(item.first_seq).encode()
+            and found.get(f"{META_PREFIX}instance".encode()) == self.instance.encode()
+        )
 
     def _advance(self, stream: str, rel_path: str, last_seq: int) -> None:
         head = self.heads.get(stream)
@@ -318,8 +347,8 @@ class LakeWriter:
         return Latency(counts=counts, total_s=total / 1e9, n=n, samples=samples)
 
     def _write_index(self, pending_dirs: list[str]) -> None:
-        ensure_dir(self.vdir, self._known_dirs)
         index = LakeIndex(
-            schema_version=SCHEMA_VERSION, watermark=self.watermark, heads=dict(self.heads), pending_dirs=pending_dirs
+            schema_version=SCHEMA_VERSION, instance=self.instance, watermark=self.watermark, heads=dict(self.heads),
+            pending_dirs=pending_dirs,
         )
-        write_index(self.vdir, index)
+        write_index(self.store, self.vprefix, self.instance, index)

@@ -18,6 +18,8 @@ class RedisSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     """
 
     url: str = "redis://127.0.0.1:6379/0"
+    # Redis Cluster: url is any one node (a seed); keys get this instance's hash tag (docs/redis.md).
+    cluster: bool = False
     prefix: str = "md:v1"
     flush_interval: float = 0.05
     health_interval: float = 1.0
@@ -37,6 +39,8 @@ class RedisSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
         scheme = urlsplit(self.url).scheme
         if scheme not in URL_SCHEMES:
             raise ValueError(f"url must start with redis://, rediss:// or unix://, got {scheme!r}")
+        if self.cluster and scheme == "unix":
+            raise ValueError("cluster = true needs a redis:// or rediss:// seed node URL, not unix://")
         if not self.prefix or self.prefix.endswith(":"):
             raise ValueError(f"prefix must be non-empty without a trailing ':', got {self.prefix!r}")
         _positive(

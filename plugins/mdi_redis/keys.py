@@ -27,6 +27,14 @@ from mdi.timeutil import NS_PER_MS
 KeyRule = Callable[[Any], str]
 
 
+def key_prefix(prefix: str, instance: str, cluster: bool) -> str:
+    """The prefix of every key this sink writes. In a Redis Cluster it carries the instance as a
+    hash tag (``md:v1:{shard-a}``): keys every instance writes (health, the spot-mid window)
+    stay apart per instance, and all of one instance's keys live in one slot, so a flush is one
+    round trip to one master. Without a cluster the prefix is unchanged."""
+    return f"{prefix}:{{{instance}}}" if cluster else prefix
+
+
 def key_rules(prefix: str, latest_trade: bool = False) -> dict[type[EventBase], KeyRule]:
     """The event type -> key table. Kinds missing here (option tickers, status, gaps, and trades
     unless ``latest_trade``) are ignored. ``iv_surface`` keys carry the expiry in ms since the

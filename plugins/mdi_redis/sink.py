@@ -26,7 +26,7 @@ from mdi.events import EventBase
 from mdi.logutil import RateLimitedLog
 from mdi.stats import SinkStats
 from mdi_redis.config import RedisSinkConfig
-from mdi_redis.keys import Coalescer, key_rules
+from mdi_redis.keys import Coalescer, key_prefix, key_rules
 from mdi_redis.writer import WRITE_ERRORS, Backoff, RedisWriter, Written, describe, redact
 
 # Largest batch taken from the inbox at once: big enough to drain a burst in one step, small
@@ -57,6 +57,10 @@ class RedisSink:
         Returns None: Redis is not the lake, so it knows nothing about persisted seqs."""
         self._ctx = ctx
         self._rlog = RateLimitedLog(ctx.log)
+        if self.config.cluster:  # the instance is known only now: key names carry it
+            prefix = key_prefix(self.config.prefix, ctx.instance, cluster=True)
+            self.buffer.rules = key_rules(prefix, self.config.latest_trade)
+            self.writer.use_prefix(prefix)
         self.writer.connect()
         self._next_health = time.monotonic()
         try:
@@ -144,6 +148,7 @@ class RedisSink:
                 written = Written()
         except WRITE_ERRORS as exc:
             self._failed(exc)
+            await self.writer.reset()
             return
         recovered = health is not None and self.stats.state != "ok"
         self._written(written, resynced=len(latest) - len(self.buffer.latest))

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -93,19 +94,26 @@ class Written:
 class RedisWriter:
     """Owns the redis-py client; turns a flush's contents into one pipeline."""
 
-    def __init__(self, config: RedisSinkConfig) -> None:
+    def __init__(self, config: RedisSinkConfig, key_prefix: str | None = None) -> None:
         self.config = config
-        self.client: aioredis.Redis | None = None
-        self.channel = f"{config.prefix}:updates"
-        self.stream_key = f"{config.prefix}:spot_mid:window"
-        self.health_key = f"{config.prefix}:health"
+        self.client: aioredis.Redis | RedisCluster | None = None
+        self.channel = f"{config.prefix}:updates"  # not a key: one channel for every instance
+        self.use_prefix(key_prefix or config.prefix)
         self._key_ttl_ms = int(config.key_ttl * 1000) or None
         self._health_ttl_ms = max(1000, int(config.health_interval * 3000))
         self._deadline = config.connect_timeout + config.command_timeout
 
+    def use_prefix(self, key_prefix: str) -> None:
+        """The key prefix (see :func:`mdi_redis.keys.key_prefix`); the channel keeps the config's."""
+        self.stream_key = f"{key_prefix}:spot_mid:window"
+        self.health_key = f"{key_prefix}:health"
+
     def connect(self) -> None:
         """Build the client (no I/O: redis-py connects lazily, on the first command)."""
         cfg = self.config
+        if cfg.cluster:
+            self.client = cluster_client(cfg)
+            return
         self.client = aioredis.from_url(
             cfg.url,
             socket_connect_timeout=cfg.connect_timeout,
@@ -120,7 +128,7 @@ class RedisWriter:
         deadline: the cheapest 'is Redis there?'."""
         client = self._require_client()
         with anyio.fail_after(timeout or self._deadline):
-            await client.ping()
+            await client.ping()  # type: ignore[misc]  # a cluster client pings every node
 
     async def write(
         self,
@@ -141,7 +149,7 @@ class RedisWriter:
             pipe.set(self.health_key, health, px=self._health_ttl_ms)
             written.health = 1
         with anyio.fail_after(self._deadline):
-            results = await pipe.execute(raise_on_error=False)
+            results = await pipe.execute(raise_on_error=False)  # type: ignore[union-attr]
         written.command_errors = [describe(r) for r in results if isinstance(r, Exception)]
         return written
 
@@ -172,10 +180,40 @@ class RedisWriter:
     def _queue_updates(self, pipe: Any, latest: Mapping[str, EventBase]) -> int:
         encode, channel = _value_encoder.encode, self.channel
         for key, event in latest.items():
-            pipe.publish(channel, encode(Update(key, event.seq)))
+            # execute_command: a cluster pipeline refuses pipe.publish(); PUBLISH itself is
+            # delivered to subscribers on every node by the cluster bus (SCALEOUT.md).
+            pipe.execute_command("PUBLISH", channel, encode(Update(key, event.seq)))
         return len(latest)
 
-    def _require_client(self) -> aioredis.Redis:
+    async def reset(self) -> None:
+        """After a failed round trip to a cluster: drop the client, so the next attempt builds
+        a new one that reads the slot map afresh (a replica may have been promoted). Without
+        this, a client that does not retry by itself keeps talking to the dead master."""
+        if self.config.cluster and self.client is not None:
+            client, self.client = self.client, None
+            try:
+                with anyio.move_on_after(self.config.command_timeout):
+                    await client.aclose()
+            except WRITE_ERRORS:
+                pass
+            self.connect()
+
+    def _require_client(self) -> aioredis.Redis | RedisCluster:
         if self.client is None:
             raise RuntimeError("RedisWriter.connect() was not called (sink not opened)")
         return self.client
+
+
+def cluster_client(cfg: RedisSinkConfig) -> RedisCluster:
+    """A cluster client from the seed URL. No retries inside redis-py (the sink owns them, and
+    :meth:`RedisWriter.reset` rebuilds the client after a failure, which re-reads the slot map).
+    ``require_full_coverage=False``: keys in slots that still have a master keep being written
+    while another shard fails over."""
+    return RedisCluster.from_url(
+        cfg.url,
+        socket_connect_timeout=cfg.connect_timeout,
+        socket_timeout=cfg.command_timeout,
+        retry=Retry(NoBackoff(), 0),
+        require_full_coverage=False,
+        client_name="mdi-redis-sink",
+    )

@@ -40,6 +40,7 @@ from mdi_parquet.sink import ParquetSink
 
 D = Decimal
 HOUR_NS = 3_600 * 10**9
+INSTANCE = "t1"  # [service] instance of every sink these helpers open
 # 2024-05-27T12:59:59.5Z: half a second before an hour boundary, so flushes straddle two hours.
 T0 = 1_716_814_799_500_000_000
 
@@ -159,14 +160,15 @@ class Running:
     watermark: int | None
 
 
-def config(root: Path, **overrides: Any) -> ParquetSinkConfig:
+def config(root: Path | str, **overrides: Any) -> ParquetSinkConfig:
     return msgspec.convert({"root": str(root), **overrides}, ParquetSinkConfig)
 
 
-async def open_sink(root: Path, **overrides: Any) -> tuple[ParquetSink, SinkStats, int | None]:
+async def open_sink(root: Path | str, instance: str = INSTANCE, **overrides: Any) -> tuple[ParquetSink, SinkStats, int | None]:
     sink = ParquetSink(config(root, **overrides))
     stats = SinkStats(name="parquet", delivery="durable")
-    watermark = await sink.open(SinkContext(name="parquet", stats=stats, log=logging.getLogger("mdi.sink.parquet")))
+    ctx = SinkContext(name="parquet", stats=stats, log=logging.getLogger("mdi.sink.parquet"), instance=instance)
+    watermark = await sink.open(ctx)
     return sink, stats, watermark
 
 

@@ -10,10 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from parquet_support import data_files, open_sink, read_stream, record, tmp_files, trades
+from parquet_support import INSTANCE, data_files, open_sink, read_stream, record, tmp_files, trades
 
 from mdi_parquet.index import read_index
-from mdi_parquet.layout import INDEX_NAME
+from mdi_parquet.layout import index_name
+from mdi_parquet.store import LocalStore
+
+INDEX_NAME = index_name(INSTANCE)
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,18 +45,20 @@ async def test_without_an_index_a_full_scan_finds_the_watermark_and_cleans_every
     await record(tmp_path, trades(3000), batch=500)  # two hour partitions
     (tmp_path / "v1" / INDEX_NAME).unlink()
     oldest = data_files(tmp_path)[0].parent
-    (oldest / "part-7-9.parquet.tmp").write_bytes(b"half a file")
+    (oldest / f"part-{INSTANCE}-7-9.parquet.tmp").write_bytes(b"half a file")
+    (oldest / "part-other-7-9.parquet.tmp").write_bytes(b"another instance's, being written")
     sink, stats, watermark = await open_sink(tmp_path)
     assert watermark == 3000
-    assert stats.counters["tmp_cleaned"] == 1 and tmp_files(tmp_path) == []
-    index = read_index(tmp_path / "v1")
+    assert stats.counters["tmp_cleaned"] == 1  # only this instance's leftovers are its to remove
+    assert [p.name for p in tmp_files(tmp_path)] == ["part-other-7-9.parquet.tmp"]
+    index = read_index(LocalStore(tmp_path), "v1", INSTANCE)
     assert index is not None and index.heads["trade"].last_seq == 3000  # rewritten for next time
 
 
 @pytest.mark.anyio
 async def test_a_missing_head_file_falls_back_to_what_is_really_there(tmp_path: Path) -> None:
     await record(tmp_path, trades(200), buffer_rows=100)
-    newest = max(data_files(tmp_path), key=lambda p: int(p.stem.split("-")[2]))
+    newest = max(data_files(tmp_path), key=lambda p: int(p.stem.split("-")[-1]))
     newest.unlink()  # someone deleted the newest file by hand
     _, _, watermark = await open_sink(tmp_path)
     assert watermark == 100
@@ -74,17 +79,22 @@ import anyio
 from pathlib import Path
 from parquet_support import record, trades
 
-real_replace, index_writes = os.replace, []
+real_replace, real_link, index_writes = os.replace, os.link, []
 
 def replace(src, dst):
     name = os.fspath(src)
-    if name.endswith("_watermark.json.tmp"):
+    if name.endswith(".json.tmp"):
         index_writes.append(name)
-    if sys.argv[3] == "data" and "part-201-" in name or sys.argv[3] == "index" and len(index_writes) == 5:
+    if sys.argv[3] == "index" and len(index_writes) == 5:
         os._exit(17)  # the process dies: after fsync of the .tmp, before its rename
     real_replace(src, dst)
 
-os.replace = replace
+def link(src, dst):
+    if sys.argv[3] == "data" and "-201-" in os.fspath(src):
+        os._exit(17)  # the process dies: after fsync of the .tmp, before it gets its name
+    real_link(src, dst)
+
+os.replace, os.link = replace, link
 anyio.run(lambda: record(Path(sys.argv[2]), trades(250), batch=50, buffer_rows=100))
 """
 

@@ -30,8 +30,9 @@ import mdi
 from mdi.events import KIND_OF, KINDS, EventBase
 from mdi_parquet.columns import EXACT_TEXT
 from mdi_parquet.index import read_index
+from mdi_parquet.store import LocalStore
 
-LAYOUT = re.compile(r"^v1/(?P<stream>[a-z_0-9]+)/date=(\d{4}-\d\d-\d\d)/hour=(\d\d)/part-(\d+)-(\d+)\.parquet$")
+LAYOUT = re.compile(r"^v1/(?P<stream>[a-z_0-9]+)/date=(\d{4}-\d\d-\d\d)/hour=(\d\d)/part-t1-(\d+)-(\d+)\.parquet$")
 
 
 @pytest.mark.anyio
@@ -79,8 +80,8 @@ async def test_layout_partitions_metadata_and_no_tmp_after_clean_stop(tmp_path: 
 
     files = data_files(tmp_path)
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
-        "v1/trade/date=2024-05-27/hour=12/part-1-500.parquet",
-        "v1/trade/date=2024-05-27/hour=13/part-501-3000.parquet",
+        "v1/trade/date=2024-05-27/hour=12/part-t1-1-500.parquet",
+        "v1/trade/date=2024-05-27/hour=13/part-t1-501-3000.parquet",
     ]
     for path in files:
         assert LAYOUT.match(path.relative_to(tmp_path).as_posix())
@@ -97,12 +98,14 @@ async def test_layout_partitions_metadata_and_no_tmp_after_clean_stop(tmp_path: 
             "mdi.last_ts_recv": str(max(ts)),
             "mdi.rows": str(len(seqs)),
             "mdi.writer_version": mdi.__version__,
+            "mdi.instance": "t1",
         }
+        assert table.column("instance").to_pylist() == ["t1"] * len(seqs)
         hour = int(path.parent.name.split("=")[1])
         assert all(t // HOUR_NS % 24 == hour for t in ts)
     assert int(file_meta(files[0])["mdi.last_ts_recv"]) < (T0 // HOUR_NS + 1) * HOUR_NS
     assert tmp_files(tmp_path) == []
-    index = read_index(tmp_path / "v1")
+    index = read_index(LocalStore(tmp_path), "v1", "t1")
     assert index is not None and index.pending_dirs == [] and index.watermark == 3000
     assert stats.counters["files"] == 2 and stats.counters["rows"] == 3000
     assert stats.counters["bytes"] == sum(f.stat().st_size for f in files)
@@ -117,7 +120,7 @@ async def test_files_are_zstd_and_only_low_cardinality_strings_use_dictionaries(
     columns = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
     assert {c.compression for c in columns.values()} == {"ZSTD"}
     dictionary = {name for name, c in columns.items() if "RLE_DICTIONARY" in c.encodings}
-    assert dictionary == {"venue", "symbol", "side"}
+    assert dictionary == {"venue", "symbol", "side", "instance"}
     assert "RLE_DICTIONARY" not in columns["trade_id"].encodings
     assert "DELTA_BINARY_PACKED" in columns["seq"].encodings
 

@@ -120,6 +120,13 @@ class RedisServer:
                 proc.kill()
                 proc.wait(_STOP_TIMEOUT)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown, no goodbye to clients or cluster peers."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(_STOP_TIMEOUT)
+
     def pause(self) -> None:
         """SIGSTOP: the port still accepts connections but nothing answers (a hung server)."""
         self._signal(signal.SIGSTOP)
