@@ -18,7 +18,7 @@ def test_mdi_and_the_raw_ceiling_count_every_blasted_event(venue: str) -> None:
     for r in runs:
         assert r["events"] == 5_000 and r["frames"] >= 5_000 / 3
         assert r["counted"] == r["events"] and r["valid"], r
-        assert r["events_per_s"] > 0 and r["cpu_us_per_event"] > 0
+        assert r["events_per_s"] > 0 and r["cpu_us_per_event"] >= 0  # /proc ticks are 10 ms: a short run can read 0
     ratios = report["summary"][venue]["ratios"]
     assert ratios["ingest_vs_raw_ceiling"] is not None and ratios["ingest_vs_cryptofeed_events"] is None
 
