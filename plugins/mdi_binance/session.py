@@ -46,6 +46,8 @@ class BinanceSession(VenueSession):
         self.latency = ctx.stats.exchange_latency
         self.errors = RateLimitedLog(ctx.log)
         self.wanted = frozenset(self.config.stream_names())
+        self.kind = self.config.stream.split("@")[0]  # "markPrice" of "markPrice@1s"
+        self._streams: dict[str, bool] = {}
 
     # ----- requests --------------------------------------------------------------------
     def opening_messages(self) -> list[str]:
@@ -86,9 +88,14 @@ class BinanceSession(VenueSession):
         return False
 
     def _ours(self, stream: str) -> bool:
-        """A stream this session subscribed (``!``-streams such as ``!markPrice@arr`` are ours
-        whenever they arrive: they are only sent when asked for)."""
-        return stream in self.wanted or stream.startswith("!")
+        """A mark price stream: one we subscribed, the same kind at another interval
+        (``btcusdt@markPrice`` for ``@1s``), or an ``!``-stream (sent only when asked for).
+        Other kinds (``bookTicker``, ``aggTrade``) are someone else's. Cached per stream name."""
+        ours = self._streams.get(stream)
+        if ours is None:
+            kind = stream.split("@")[1] if "@" in stream else ""
+            ours = self._streams[stream] = stream in self.wanted or stream.startswith("!") or kind == self.kind
+        return ours
 
     def _ignore(self) -> bool:
         """A well-formed frame of a stream we did not subscribe: counted as ignored, not malformed."""

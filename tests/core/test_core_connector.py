@@ -90,10 +90,10 @@ async def test_backoff_starts_afresh_after_a_connection_that_went_live() -> None
     async with TinySim() as sim:
         async def body(stats: VenueStats, got: list[EventBase]) -> None:
             for n in range(1, 4):
-                await until(lambda: stats.state == "live" and sim.subscribers)
+                await until(lambda: stats.state in ("subscribed", "live") and sim.subscribers)
                 await sim.disconnect_all()
                 await until(lambda: stats.reconnects >= n)
-            await until(lambda: stats.state == "live")
+            await until(lambda: stats.state in ("subscribed", "live"))
 
         stats, got = await run_with(sim, config(sim.url), body)
     attempts = [e.attempt for e in got if isinstance(e, ConnectionStatus) and e.state == "disconnected"]
@@ -105,7 +105,7 @@ async def test_backoff_starts_afresh_after_a_connection_that_went_live() -> None
 async def test_heartbeats_alone_go_stale_and_the_state_says_so() -> None:
     async with TinySim() as sim:
         async def body(stats: VenueStats, got: list[EventBase]) -> None:
-            await until(lambda: stats.state == "live" and sim.subscribers)
+            await until(lambda: stats.state in ("subscribed", "live") and sim.subscribers)
             await sim.broadcast("d:1")
             await until(lambda: stats.last_data_ns > 0)
             sim.stalled = True  # heartbeats continue, data stops
@@ -131,7 +131,7 @@ async def test_missing_acknowledgement_ends_the_session() -> None:
 async def test_garbage_is_counted_and_skipped_while_data_flows() -> None:
     async with TinySim() as sim:
         async def body(stats: VenueStats, got: list[EventBase]) -> None:
-            await until(lambda: stats.state == "live" and sim.subscribers)
+            await until(lambda: stats.state in ("subscribed", "live") and sim.subscribers)
             await sim.send_raw("CloudFlare WebSocket proxy restarting")
             await sim.broadcast("d:7")
             await until(lambda: any(isinstance(e, Trade) for e in got))
