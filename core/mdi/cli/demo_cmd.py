@@ -86,10 +86,10 @@ async def demo_main(config: Config, rate: float, duration: float, use_configured
     host = build_plugin_host()
     if not use_configured_sinks:
         changed = isolate_sinks(config, host)
-        print(
-            f"mdi demo: isolated from the configured sinks: {', '.join(changed) or '(no sink has a root or prefix)'}"
+        say(
+            f"isolated from the configured sinks: {', '.join(changed) or '(no sink has a root or prefix)'}"
             " (--use-configured-sinks writes to the configured ones)",
-            file=sys.stderr,
+            prefix="mdi demo", isolated=changed,
         )
     async with AsyncExitStack() as stack:
         sims = await start_simulators(config, host, stack)
