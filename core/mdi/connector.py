@@ -18,6 +18,7 @@ import anyio
 import msgspec
 
 from mdi.components import ConnectorContext
+from mdi.config import AtLeastOne, NonNegative, Positive
 from mdi.events import RAW_LIMIT, ConnectionStatus, ConnState, EventBase, Rejected
 from mdi.logutil import RateLimitedLog
 from mdi.stats import VenueState
@@ -35,13 +36,29 @@ class ConnectorConfigBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 
     url: str = ""
     transport: str = "auto"
-    stale_after: float = 30.0
-    open_timeout: float = 10.0
-    ack_timeout: float = 10.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    max_connection_age: float = 0.0  # seconds; 0 = no limit
-    dedup_capacity: int = 100_000
+    stale_after: Positive = 30.0
+    open_timeout: Positive = 10.0
+    ack_timeout: Positive = 10.0
+    backoff_initial: Positive = 0.5
+    backoff_max: Positive = 30.0
+    max_connection_age: NonNegative = 0.0  # seconds; 0 = no limit
+    dedup_capacity: AtLeastOne = 100_000
+
+
+WS_SCHEMES = ("ws://", "wss://")
+
+
+def check_connector_config(cfg: Any) -> str:
+    """What the core refuses in any connector's config before it runs (``""`` when fine): an
+    empty or non-WebSocket ``url`` would otherwise be retried forever, and a ``backoff_max``
+    below ``backoff_initial`` would make the schedule meaningless."""
+    url = getattr(cfg, "url", None)
+    if isinstance(url, str) and not url.startswith(WS_SCHEMES):
+        return f"Invalid url {url!r}: expected a ws:// or wss:// URL - at `url`"
+    initial, cap = getattr(cfg, "backoff_initial", 0), getattr(cfg, "backoff_max", 0)
+    if isinstance(initial, (int, float)) and isinstance(cap, (int, float)) and cap < initial:
+        return f"backoff_max ({cap}) must be >= backoff_initial ({initial}) - at `backoff_max`"
+    return ""
 
 
 class MalformedFrame(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -33,7 +35,10 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
     def __post_init__(self) -> None:
         if not self.root:
-            raise ValueError("root must be a directory path, got an empty string")
+            raise ValueError("`root`: must be a directory path, got an empty string")
+        problem = lake_root_problem(self.root)
+        if problem:
+            raise ValueError(f"`root`: cannot write the lake at {self.root!r}: {problem}; choose a writable directory")
         if self.backoff_max < self.backoff_initial:
             raise ValueError("backoff_max must be >= backoff_initial")
         unknown = sorted(set(self.column_scales) - set(known_decimal_columns()))
@@ -46,6 +51,20 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
     def scales(self) -> Scales:
         return Scales(default=self.decimal_scale, overrides=dict(self.column_scales))
+
+
+def lake_root_problem(root: str) -> str:
+    """Why the lake cannot live at ``root`` (``""`` when it can): checked when the config is read,
+    so ``mdi config check`` says so and ``mdi run`` refuses before it starts anything. The nearest
+    existing directory on the way must be a writable directory (the rest is created)."""
+    probe = Path(root).expanduser()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"{str(probe)!r} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{str(probe)!r} is not writable"
+    return ""
 
 
 def known_decimal_columns() -> list[str]:

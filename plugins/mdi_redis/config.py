@@ -36,7 +36,7 @@ class RedisSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.url).scheme
         if scheme not in URL_SCHEMES:
-            raise ValueError(f"url must start with redis://, rediss:// or unix://, got {scheme!r}")
+            raise ValueError(f"`url`: must start with redis://, rediss:// or unix://, got {self.url!r}")
         if not self.prefix or self.prefix.endswith(":"):
             raise ValueError(f"prefix must be non-empty without a trailing ':', got {self.prefix!r}")
         _positive(
