@@ -168,7 +168,7 @@ def decode_section(config: Config, section: str, name: str, table: dict[str, Any
     try:
         return msgspec.convert(table, type_)
     except msgspec.ValidationError as exc:
-        detail = _rewrite_path(str(exc), f"{section}.{name}") + _field_hint(str(exc), table, type_) + choices_hint(str(exc), type_)
+        detail = _rewrite_path(_name_field(str(exc), type_), f"{section}.{name}") + _field_hint(str(exc), table, type_) + choices_hint(str(exc), type_)
         raise ConfigError(f"{config.source}: [{section}.{name}] {detail}") from exc
 
 
@@ -179,6 +179,18 @@ def _field_hint(message: str, table: dict[str, Any], type_: type[Any]) -> str:
     fields = list(getattr(type_, "__struct_fields__", ()))
     unknown = message.split("`")[1] if message.count("`") >= 2 else ""
     return f"{suggest(unknown, fields)}; valid keys: {', '.join(fields)}"
+
+
+_FIELD_FIRST = re.compile(r"^(\w+) (must|should|cannot|is) ")
+
+
+def _name_field(message: str, type_: type[Any]) -> str:
+    """``stale_after must be > 0`` from a plugin's ``__post_init__`` names a field of the config
+    type: say so as ``"`stale_after`: ..."``, so :func:`_rewrite_path` puts it in the key path."""
+    match = _FIELD_FIRST.match(message)
+    if match and match.group(1) in getattr(type_, "__struct_fields__", ()):
+        return f"`{match.group(1)}`: {message}"
+    return message
 
 
 _AT_PATH = re.compile(r"- at `\$((?:\.\w+)+)`")
