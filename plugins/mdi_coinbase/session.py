@@ -132,6 +132,8 @@ class CoinbaseSession(VenueSession):
     def _ignore(self, reason: str) -> bool:
         """Frames we deliberately do not turn into events (unsubscribed channels, old tickers)."""
         self.connector.ignored[reason] += 1
+        if reason.startswith(("channel:", "request:")):
+            self.stats.ignored += 1  # a whole frame not turned into events (mdi_venue_ignored_total)
         return False
 
     def _on_ticker(self, env: Envelope, ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:

@@ -149,6 +149,7 @@ class DeribitSession(VenueSession):
             handler = self._channel_kinds.get(env.params.channel.partition(".")[0])
             if handler is None:
                 self.deribit.counts["unknown_channel"] += 1
+                self.stats.ignored += 1
                 return False
             return handler(env.params.data, recv_ns, out)
         if env.method == "heartbeat":

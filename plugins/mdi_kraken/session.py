@@ -252,6 +252,7 @@ class KrakenSession(VenueSession):
     def _on_other_channel(self, channel: str) -> bool:
         """Channels this connector never subscribes to (``book``, ``ohlc``...) are ignored."""
         self.connector.ignored_frames += 1
+        self.stats.ignored += 1
         return False
 
     # ----- method replies ------------------------------------------------------------------
