@@ -18,7 +18,7 @@ logged rate-limited, and kept with the raw frame as a :class:`mdi.events.Rejecte
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Callable, Iterable
 
 # A price beyond 10^30 or finer than 10^-30 is not a market value: it is a unit or encoding
@@ -90,12 +90,28 @@ def check_fields(fields: Iterable[tuple[str, Decimal | None, Check]]) -> tuple[s
     return "", "", ""
 
 
+_OK = ("", "", "")
+_FAST_ERRORS = (InvalidOperation, AttributeError, TypeError)  # NaN compared, not a Decimal
+
+
+def _sane(value: Decimal) -> bool:
+    """Finite and of sane magnitude (zero is sane): the common case, checked without a call
+    chain (this runs for every price the venues send)."""
+    return value.is_finite() and (not value or MIN_ADJUSTED_EXPONENT <= value.adjusted() <= MAX_ADJUSTED_EXPONENT)
+
+
 def quote(bid_px: Decimal, bid_sz: Decimal, ask_px: Decimal, ask_sz: Decimal) -> tuple[str, str, str]:
     """A two-sided quote (BBO): ``("", "", "")`` or ``(reason, field, text)`` of the first bad field.
 
     Every price and size zero is a placeholder (Kraken's unquoted pairs), not a quote; otherwise
     prices must be > 0 and sizes >= 0. Fields are named ``bid``, ``ask``, ``bid_qty``, ``ask_qty``.
     """
+    try:  # fast path: a good quote costs a few comparisons
+        if (bid_px > 0 and ask_px > 0 and bid_sz >= 0 and ask_sz >= 0 and _sane(bid_px) and _sane(ask_px)
+                and _sane(bid_sz) and _sane(ask_sz)):
+            return _OK
+    except _FAST_ERRORS:
+        pass
     values = (bid_px, ask_px, bid_sz, ask_sz)
     if all(isinstance(v, Decimal) and v.is_finite() and not v for v in values):
         return PLACEHOLDER_QUOTE, "bid", f"{bid_px}/{ask_px}"
@@ -103,6 +119,16 @@ def quote(bid_px: Decimal, bid_sz: Decimal, ask_px: Decimal, ask_sz: Decimal) ->
                          ("bid_qty", bid_sz, non_negative), ("ask_qty", ask_sz, non_negative)))
 
 
+def trade(price: Decimal, size: Decimal, price_field: str = "price", size_field: str = "size") -> tuple[str, str, str]:
+    """A trade's price and size, both > 0: ``("", "", "")`` or ``(reason, field, text)``."""
+    try:
+        if price > 0 and size > 0 and _sane(price) and _sane(size):
+            return _OK
+    except _FAST_ERRORS:
+        pass
+    return check_fields(((price_field, price, positive), (size_field, size, positive)))
+
+
 __all__ = [
-    "REASONS", "finite", "check_fields", "non_negative", "positive", "quote", "timestamp",
+    "REASONS", "finite", "check_fields", "non_negative", "positive", "quote", "timestamp", "trade",
 ]

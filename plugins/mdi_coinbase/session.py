@@ -29,7 +29,8 @@ from mdi.connector import MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
 from mdi.logutil import RateLimitedLog
 from mdi.timeutil import parse_rfc3339_ns
-from mdi.validate import check_fields, positive, quote, timestamp
+from mdi.validate import quote, timestamp
+from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_coinbase import wire
@@ -173,7 +174,7 @@ class CoinbaseSession(VenueSession):
                 continue
             timed = sorted(((parse_rfc3339_ns(t.time), t) for t in event.trades), key=_trade_order)
             for trade_ts, t in timed:
-                reason, field, value = check_fields((("price", t.price, positive), ("size", t.size, positive)))
+                reason, field, value = valid_trade(t.price, t.size)
                 if not reason and timestamp(trade_ts):
                     reason, field, value = timestamp(trade_ts), "time", t.time
                 if reason:

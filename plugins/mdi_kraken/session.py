@@ -21,7 +21,8 @@ from mdi.components import ConnectorContext
 from mdi.connector import NS, MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
 from mdi.timeutil import parse_rfc3339_ns
-from mdi.validate import check_fields, positive, quote, timestamp
+from mdi.validate import quote, timestamp
+from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_kraken import wire
@@ -173,7 +174,7 @@ class KrakenSession(VenueSession):
         for item in items:
             symbol = canonical_symbol(item.symbol)
             ts = parse_rfc3339_ns(item.timestamp)
-            reason, field, value = check_fields((("price", item.price, positive), ("qty", item.qty, positive)))
+            reason, field, value = valid_trade(item.price, item.qty, "price", "qty")
             if not reason and timestamp(ts):
                 reason, field, value = timestamp(ts), "timestamp", item.timestamp
             if reason:

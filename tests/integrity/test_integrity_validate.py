@@ -61,3 +61,20 @@ def test_every_reason_is_documented_in_the_schema_and_operations_pages() -> None
         text = (docs / page).read_text()
         for reason in validate.REASONS:
             assert f"`{reason}`" in text, (page, reason)
+
+
+@pytest.mark.parametrize(
+    ("price", "size", "expected"),
+    [
+        ("97000.01", "0.1", ("", "", "")),
+        ("NaN", "0.1", ("non_finite", "price", "NaN")),
+        ("Infinity", "0.1", ("non_finite", "price", "Infinity")),
+        ("97000.01", "sNaN", ("non_finite", "size", "sNaN")),
+        ("-97000", "0.1", ("not_positive", "price", "-97000")),
+        ("97000", "0", ("not_positive", "size", "0")),
+        ("1E+400", "0.1", ("out_of_range", "price", "1E+400")),
+    ],
+)
+def test_trade_fast_path_agrees_with_the_field_checks(price: str, size: str, expected: tuple[str, str, str]) -> None:
+    assert validate.trade(D(price), D(size)) == expected
+    assert check_fields((("price", D(price), positive), ("size", D(size), positive))) == expected
