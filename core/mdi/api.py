@@ -29,6 +29,7 @@ from mdi.components import (
 )
 from mdi.connector import (
     ConnectorConfigBase,
+    InvalidFrame,
     MalformedFrame,
     SessionError,
     StaleError,
@@ -44,6 +45,7 @@ from mdi.events import (
     IVSurfaceSnapshot,
     MarkPrice,
     OptionTicker,
+    Rejected,
     SequenceGap,
     Side,
     SpotMid,
@@ -55,7 +57,7 @@ from mdi.stats import ComponentStats, Histogram, SinkStats, VenueStats
 from mdi.testing.sim import VenueSimulator, reference_price
 from mdi.transport import Frame
 
-API_VERSION = "1.2"
+API_VERSION = "1.3"
 
 __all__ = [
     "API_VERSION",
@@ -73,6 +75,7 @@ __all__ = [
     "Greeks",
     "Histogram",
     "IVSurfaceSnapshot",
+    "InvalidFrame",
     "MalformedFrame",
     "MarkPrice",
     "OptionTicker",
@@ -80,6 +83,7 @@ __all__ = [
     "PipelineContext",
     "PipelineSpec",
     "RecentIds",
+    "Rejected",
     "SequenceGap",
     "SessionError",
     "Side",

@@ -9,10 +9,11 @@ what was expected, so a user can fix it without reading code.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -25,36 +26,45 @@ class ConfigError(Exception):
     """A configuration problem, phrased for the person editing the file."""
 
 
+# Constrained types: what cannot run is refused when the file is read (``mdi config check`` and
+# before ``mdi run`` starts anything), with msgspec's message and the key path.
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]  # 0: the OS picks a free port
+
+
 class RouterConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """Channel capacities are in events; batches are whatever a frame or a router pass holds."""
 
-    ingress_capacity: int = 200_000
-    derived_capacity: int = 20_000
-    sink_capacity: int = 200_000
-    pipeline_capacity: int = 50_000
-    max_batch: int = 8192
+    ingress_capacity: AtLeastOne = 200_000
+    derived_capacity: AtLeastOne = 20_000
+    sink_capacity: AtLeastOne = 200_000
+    pipeline_capacity: AtLeastOne = 50_000
+    max_batch: AtLeastOne = 8192
 
 
 class SupervisorConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     """A component may restart ``max_restarts`` times within ``window`` seconds."""
 
-    max_restarts: int = 5
-    window: float = 300.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    shutdown_timeout: float = 30.0
+    max_restarts: NonNegativeInt = 5
+    window: Positive = 300.0
+    backoff_initial: NonNegative = 0.5
+    backoff_max: NonNegative = 30.0
+    shutdown_timeout: Positive = 30.0
 
 
 class HttpConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 9100
+    port: Port = 9100
 
 
 class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     format: Literal["json", "text"] = "json"
-    rate_limit_interval: float = 10.0
+    rate_limit_interval: NonNegative = 10.0
 
 
 class ServiceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -118,8 +128,19 @@ class Config:
         return out
 
 
+_FIELD_PROBLEM = re.compile(r"^`(\w+)`: (.*?)(?: - at `\$`)?$", re.S)
+
+
 def _rewrite_path(message: str, prefix: str) -> str:
-    """msgspec says ``- at `$.a.b` ``; we say ``- at `prefix.a.b` `` (the TOML key path)."""
+    """msgspec says ``- at `$.a.b` ``; we say ``- at `prefix.a.b` `` (the TOML key path).
+
+    A plugin's ``__post_init__`` names its key by starting the message with it (``"`root`: ..."``):
+    msgspec can only say ``- at `$` `` for those, so the key is moved into the path.
+    """
+    field_problem = _FIELD_PROBLEM.match(message)
+    if field_problem:
+        key, why = field_problem.groups()
+        return f"{why} - at `{prefix + '.' if prefix else ''}{key}`"
     if "`$" in message:
         return message.replace("`$", f"`{prefix}" if prefix else "`", 1).replace("`.", "`", 1)
     return f"{message} - at `{prefix}`" if prefix else message
@@ -156,7 +177,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     try:
         core = msgspec.convert(raw, _CoreSections)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {_rewrite_path(str(exc), '')}") from exc
+        raise ConfigError(f"{source}: {_rewrite_path(str(exc), '')}{choices_hint(str(exc), _CoreSections)}") from exc
     return Config(
         source=source,
         service=core.service,
@@ -173,7 +194,7 @@ def decode_section(config: Config, section: str, name: str, table: dict[str, Any
     try:
         return msgspec.convert(table, type_)
     except msgspec.ValidationError as exc:
-        detail = _rewrite_path(str(exc), f"{section}.{name}") + _field_hint(str(exc), table, type_)
+        detail = _rewrite_path(_name_field(str(exc), type_), f"{section}.{name}") + _field_hint(str(exc), table, type_) + choices_hint(str(exc), type_)
         raise ConfigError(f"{config.source}: [{section}.{name}] {detail}") from exc
 
 
@@ -184,6 +205,39 @@ def _field_hint(message: str, table: dict[str, Any], type_: type[Any]) -> str:
     fields = list(getattr(type_, "__struct_fields__", ()))
     unknown = message.split("`")[1] if message.count("`") >= 2 else ""
     return f"{suggest(unknown, fields)}; valid keys: {', '.join(fields)}"
+
+
+_FIELD_FIRST = re.compile(r"^(\w+) (must|should|cannot|is) ")
+
+
+def _name_field(message: str, type_: type[Any]) -> str:
+    """``stale_after must be > 0`` from a plugin's ``__post_init__`` names a field of the config
+    type: say so as ``"`stale_after`: ..."``, so :func:`_rewrite_path` puts it in the key path."""
+    match = _FIELD_FIRST.match(message)
+    if match and match.group(1) in getattr(type_, "__struct_fields__", ()):
+        return f"`{match.group(1)}`: {message}"
+    return message
+
+
+_AT_PATH = re.compile(r"- at `\$((?:\.\w+)+)`")
+
+
+def choices_hint(message: str, root: type[Any]) -> str:
+    """For a value outside a ``Literal``, ``; expected one of 'a', 'b'`` (msgspec names none)."""
+    match = _AT_PATH.search(message)
+    if "Invalid enum value" not in message or match is None:
+        return ""
+    type_: Any = root
+    for part in match.group(1).strip(".").split("."):
+        try:
+            type_ = get_type_hints(type_).get(part)
+        except TypeError:  # not a class with annotations (a dict of tables, ...)
+            return ""
+        if type_ is None:
+            return ""
+    if get_origin(type_) is not Literal:
+        return ""
+    return "; expected one of " + ", ".join(repr(choice) for choice in get_args(type_))
 
 
 def suggest(name: str, known: list[str]) -> str:

@@ -18,12 +18,17 @@ import anyio
 import msgspec
 
 from mdi.components import ConnectorContext
-from mdi.events import ConnectionStatus, ConnState, EventBase
+from mdi.config import AtLeastOne, NonNegative, Positive
+from mdi.events import RAW_LIMIT, ConnectionStatus, ConnState, EventBase, Rejected
 from mdi.logutil import RateLimitedLog
 from mdi.stats import VenueState
 from mdi.transport import Frame, TransportError, WsConnection
 
 NS = 1_000_000_000
+# On cancellation (shutdown), events already parsed still go to the router: it keeps draining
+# ingress until every connector has returned. Bounded, so a wedged durable sink cannot hold the
+# shutdown forever; what is left after it is counted (``undelivered``) and logged.
+DELIVER_GRACE_S = 10.0
 
 
 class ConnectorConfigBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -31,17 +36,42 @@ class ConnectorConfigBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 
     url: str = ""
     transport: str = "auto"
-    stale_after: float = 30.0
-    open_timeout: float = 10.0
-    ack_timeout: float = 10.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    max_connection_age: float = 0.0  # seconds; 0 = no limit
-    dedup_capacity: int = 100_000
+    stale_after: Positive = 30.0
+    open_timeout: Positive = 10.0
+    ack_timeout: Positive = 10.0
+    backoff_initial: Positive = 0.5
+    backoff_max: Positive = 30.0
+    max_connection_age: NonNegative = 0.0  # seconds; 0 = no limit
+    dedup_capacity: AtLeastOne = 100_000
+
+
+WS_SCHEMES = ("ws://", "wss://")
+
+
+def check_connector_config(cfg: Any) -> str:
+    """What the core refuses in any connector's config before it runs (``""`` when fine): an
+    empty or non-WebSocket ``url`` would otherwise be retried forever, and a ``backoff_max``
+    below ``backoff_initial`` would make the schedule meaningless."""
+    url = getattr(cfg, "url", None)
+    if isinstance(url, str) and not url.startswith(WS_SCHEMES):
+        return f"Invalid url {url!r}: expected a ws:// or wss:// URL - at `url`"
+    initial, cap = getattr(cfg, "backoff_initial", 0), getattr(cfg, "backoff_max", 0)
+    if isinstance(initial, (int, float)) and isinstance(cap, (int, float)) and cap < initial:
+        return f"backoff_max ({cap}) must be >= backoff_initial ({initial}) - at `backoff_max`"
+    return ""
 
 
 class MalformedFrame(ValueError):
     """A frame that cannot be understood; counted and skipped, the connection stays up."""
+
+
+class InvalidFrame(ValueError):
+    """A frame whose values were refused by :mod:`mdi.validate` as a whole (raised by
+    ``on_frame``): counted by ``reason``, kept as a :class:`Rejected` event, connection stays up."""
+
+    def __init__(self, reason: str, field: str = "", value: str = "", symbol: str = "*") -> None:
+        super().__init__(f"{reason}: {field}={value}")
+        self.reason, self.field, self.value, self.symbol = reason, field, value, symbol
 
 
 class SessionError(Exception):
@@ -68,6 +98,9 @@ class VenueSession(ABC):
         self.pending_acks: set[str] = set()
         self.subscribed: set[str] = set()
         self.went_live = False
+        self.got_data = False  # market data received on this connection
+        self.frame: Frame = b""  # the frame being parsed (set by the loop): raw text for Rejected
+        self._invalid_log = connector.invalid_log(ctx)
 
     @abstractmethod
     def opening_messages(self) -> list[str]:
@@ -83,6 +116,20 @@ class VenueSession(ABC):
 
     def periodic(self, now_ns: int) -> None:
         """Called about every ``tick`` seconds: application pings, deferred requests."""
+
+    def invalid(self, reason: str, field: str, value: str, out: list[EventBase], symbol: str = "*", recv_ns: int = 0) -> None:
+        """Refuse one value (see :mod:`mdi.validate`): count it by reason, log it rate-limited,
+        and append a :class:`Rejected` event carrying the raw frame, so the audit trail is in the
+        lake. The caller leaves out the event the value belonged to."""
+        self.stats.invalid[reason] += 1
+        raw = self.frame.decode("utf-8", "replace") if isinstance(self.frame, bytes) else self.frame
+        out.append(Rejected(
+            venue=self.connector.venue, symbol=symbol, ts_recv=recv_ns or self.ctx.clock(),
+            reason=reason, field=field, value=value[:200], raw=raw[:RAW_LIMIT],
+        ))  # fmt: skip
+        self._invalid_log.warning(
+            f"invalid:{reason}:{field}", "%s: value refused (%s) in field %s: %.80s", self.ctx.name, reason, field, value
+        )
 
     def acknowledge(self, key: str) -> None:
         self.pending_acks.discard(key)
@@ -112,6 +159,14 @@ class WsConnector(ABC, Generic[C]):
 
     def __init__(self, config: C) -> None:
         self.config = config
+        self._invalid_logs: dict[int, RateLimitedLog] = {}
+
+    def invalid_log(self, ctx: ConnectorContext) -> RateLimitedLog:
+        """One rate-limited log of refused values per context, shared by its sessions."""
+        log = self._invalid_logs.get(id(ctx))
+        if log is None:
+            log = self._invalid_logs[id(ctx)] = RateLimitedLog(ctx.log)
+        return log
 
     @abstractmethod
     def new_session(self, ctx: ConnectorContext) -> VenueSession:
@@ -166,6 +221,30 @@ class WsConnector(ABC, Generic[C]):
         symbol = getattr(self.config, "status_symbol", "") or "*"
         await ctx.emit([ConnectionStatus(venue=self.venue, symbol=symbol, ts_recv=now, state=state, detail=detail, attempt=attempt)])
 
+    @staticmethod
+    async def _deliver(ctx: ConnectorContext, events: list[EventBase]) -> None:
+        """Hand parsed events to the router; ``events`` counts only what it took.
+
+        ``emit`` may wait (back-pressure), and shutdown cancels connectors: a cancelled emit has
+        queued nothing (see ``BatchChannel.put``), so the batch is sent again under a shielded,
+        bounded scope before the cancellation goes on. Without this, events parsed from frames
+        already read were lost at every SIGTERM under load.
+        """
+        try:
+            await ctx.emit(events)
+        except anyio.get_cancelled_exc_class():
+            delivered = False
+            with anyio.move_on_after(DELIVER_GRACE_S, shield=True):
+                await ctx.emit(events)
+                delivered = True
+            if delivered:
+                ctx.stats.events += len(events)
+            else:
+                ctx.stats.undelivered += len(events)
+                ctx.log.error("shutdown: events not delivered", extra={"venue": ctx.name, "events": len(events)})
+            raise
+        ctx.stats.events += len(events)
+
     async def _stream(self, ws: WsConnection, session: VenueSession, ctx: ConnectorContext, bad: RateLimitedLog) -> None:
         """Run one connection until it fails (it always ends by raising)."""
         cfg = self.config
@@ -194,8 +273,11 @@ class WsConnector(ABC, Generic[C]):
                 events: list[EventBase] = []
                 got_data = False
                 for frame in frames:
+                    session.frame = frame
                     try:
                         got_data = session.on_frame(frame, now, events) or got_data
+                    except InvalidFrame as exc:
+                        session.invalid(exc.reason, exc.field, exc.value, events, exc.symbol, now)
                     except PARSE_ERRORS as exc:
                         stats.parse_errors += 1
                         bad.warning("malformed", "malformed frame skipped: %s: %.200r", type(exc).__name__, frame)
@@ -203,11 +285,11 @@ class WsConnector(ABC, Generic[C]):
                 if got_data:
                     last_data = now
                     stats.last_data_ns = now
-                    if stats.state == "stale":
-                        stats.state = "live"
+                    session.got_data = True
+                    if live and stats.state != "live":
+                        stats.state = "live"  # acknowledged and data since this (re)connect
                 if events:
-                    stats.events += len(events)
-                    await ctx.emit(events)
+                    await self._deliver(ctx, events)
                     emitted = True
             if session.outbox:
                 outbox, session.outbox = session.outbox, []
@@ -215,7 +297,8 @@ class WsConnector(ABC, Generic[C]):
                     await ws.send_text(message)
             if not live and not session.pending_acks and session.subscribed:
                 live = session.went_live = True
-                self._set_state(ctx, "live")
+                # Acknowledged is not live: a stalled venue acks and then sends nothing.
+                self._set_state(ctx, "live" if session.got_data else "subscribed")
                 await self._status(ctx, "subscribed", ",".join(sorted(session.subscribed))[:500], 0)
             if now >= next_tick:
                 next_tick = now + int(self.tick * NS)

@@ -129,6 +129,21 @@ class SequenceGap(EventBase, frozen=True, tag="gap"):
     received: int
 
 
+class Rejected(EventBase, frozen=True, tag="rejected"):
+    """Venue input refused at the edge (a non-finite, non-positive or placeholder value), kept
+    for audit so that nothing received is silently gone: ``reason`` is the validator's word
+    (``non_finite``, ``not_positive``, ...), ``field`` the venue's field, ``value`` its text, and
+    ``raw`` the whole frame text as received (cut at :data:`RAW_LIMIT` characters)."""
+
+    reason: str
+    field: str = ""
+    value: str = ""
+    raw: str = ""
+
+
+RAW_LIMIT = 65_536
+
+
 class VenueMid(msgspec.Struct, frozen=True, kw_only=True):
     venue: str
     mid: Decimal | None
@@ -193,6 +208,7 @@ Event: TypeAlias = (
     | MarkPrice
     | ConnectionStatus
     | SequenceGap
+    | Rejected
     | SpotMid
     | IVSurfaceSnapshot
 )
@@ -205,6 +221,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     MarkPrice,
     ConnectionStatus,
     SequenceGap,
+    Rejected,
     SpotMid,
     IVSurfaceSnapshot,
 )

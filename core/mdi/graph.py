@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mdi.components import ConnectorSpec, PipelineSpec, SinkSpec
+from mdi.connector import check_connector_config
 from mdi.config import SECTION_KINDS, Config, ConfigError, decode_section, suggest
 from mdi.events import TYPE_OF_KIND
 from mdi.plugins import PluginHost, PluginRecord
@@ -74,7 +75,8 @@ def _build(config: Config, host: PluginHost, section: str, kind: str, name: str,
         return None
     problem = _check_spec(spec, cfg)
     if problem:
-        errors.append(f"{config.source}: [{section}.{name}] {problem}")
+        full = problem.replace("- at `", f"- at `{section}.{name}.", 1)  # the whole TOML key path
+        errors.append(f"{config.source}: [{section}.{name}] {full}")
         return None
     try:
         component = spec.factory(cfg)
@@ -89,6 +91,9 @@ def _check_spec(spec: Any, cfg: Any) -> str:
         transport = getattr(cfg, "transport", "auto")
         if transport not in TRANSPORT_NAMES:
             return f"Invalid transport {transport!r} - at `transport`; expected one of {', '.join(TRANSPORT_NAMES)}"
+        problem = check_connector_config(cfg)
+        if problem:
+            return problem
     if isinstance(spec, PipelineSpec):
         unknown = sorted(set(spec.consumes) - set(TYPE_OF_KIND))
         if unknown:

@@ -55,6 +55,8 @@ def _venue(service: ServiceStats, name: str, venue: VenueStats, now: int) -> dic
         "events": venue.events,
         "parse_errors": venue.parse_errors,
         "gaps": venue.gaps,
+        "invalid": dict(venue.invalid),
+        "ignored": venue.ignored,
     }
 
 

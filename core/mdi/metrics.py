@@ -70,6 +70,11 @@ VENUE_COUNTERS: tuple[tuple[str, MetricInfo], ...] = (
     ("gaps", _c("mdi_venue_gaps_total", "Sequence gaps detected in the venue's message numbering.")),
     ("sub_rejections", _c("mdi_venue_subscription_rejections_total", "Subscriptions the venue rejected.")),
     ("duplicates", _c("mdi_venue_duplicates_total", "Duplicate events dropped (e.g. trades replayed after a reconnect).")),
+    ("ignored", _c("mdi_venue_ignored_total", "Frames deliberately not turned into events (e.g. streams not subscribed).")),
+    ("undelivered", _c("mdi_venue_undelivered_total", "Parsed events the router could not take within the shutdown grace.")),
+)
+VENUE_INVALID = _c(
+    "mdi_venue_invalid_total", "Values refused at the edge, by reason (each kept as a `rejected` event in the lake)."
 )
 VENUE_AGE = _g(
     "mdi_venue_last_data_age_seconds",
@@ -108,7 +113,7 @@ COMPONENT_COUNTER_PATTERN = _c("mdi_component_<key>_total", "One per key of a co
 
 FIXED_METRICS: tuple[MetricInfo, ...] = (
     UPTIME, START_TIME, SERVICE_STATE, BUILD_INFO,
-    *(info for _, info in VENUE_COUNTERS), VENUE_AGE, VENUE_LAST_DATA, VENUE_STATE, VENUE_LATENCY,
+    *(info for _, info in VENUE_COUNTERS), VENUE_INVALID, VENUE_AGE, VENUE_LAST_DATA, VENUE_STATE, VENUE_LATENCY,
     *(info for _, info in ROUTER_COUNTERS), ROUTER_DROPS, ROUTER_LAST_SEQ, ROUTER_LATENCY,
     CHANNEL_DEPTH, CHANNEL_CAPACITY,
     SINK_STATE, SINK_INFO, SINK_QUEUE, SINK_LATENCY, SINK_DROPPED,
@@ -201,6 +206,11 @@ class ServiceCollector(Collector):
             for name, stats in venues:
                 family.add_metric([name], getattr(stats, attr))
             yield family
+        invalid = _counter(VENUE_INVALID, ["venue", "reason"])
+        for name, stats in venues:
+            for reason, n in sorted(stats.invalid.items()):
+                invalid.add_metric([name, reason], n)
+        yield invalid
         age, last = _gauge(VENUE_AGE, ["venue"]), _gauge(VENUE_LAST_DATA, ["venue"])
         for name, stats in venues:
             since = stats.last_data_ns or self.service.started_ns

@@ -130,6 +130,13 @@ class Service:
             await self._run_core(router, task_status)
             outer.cancel_scope.cancel()
         self.stats.state = "stopped"
+        self._log_final_counts()
+
+    def _log_final_counts(self) -> None:
+        """One line at stop with what each connector counted and what the router took, so an
+        operator (and the SIGTERM fault test) can check every counted event against the lake."""
+        venues = {name: {"events": v.events, "undelivered": v.undelivered} for name, v in self.stats.venues.items()}
+        log.info("service stopped", extra={"venues": venues, "routed": self.stats.router.routed, "last_seq": self.stats.router.last_seq})
 
     def _status_sources(self) -> StatusSources:
         """What the status page reads besides the stats; plugin routes are collected here, so a

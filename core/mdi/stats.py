@@ -136,7 +136,7 @@ class Histogram:
         return float("inf")
 
 
-VenueState = Literal["connecting", "subscribing", "live", "stale", "backoff", "failed"]
+VenueState = Literal["connecting", "subscribing", "subscribed", "live", "stale", "backoff", "failed"]
 
 
 @dataclass
@@ -154,6 +154,9 @@ class VenueStats:
     gaps: int = 0
     sub_rejections: int = 0
     duplicates: int = 0
+    ignored: int = 0  # frames deliberately not turned into events (streams not subscribed...)
+    invalid: Counter[str] = field(default_factory=Counter)  # reason -> values refused at the edge
+    undelivered: int = 0  # parsed events the router could not take before shutdown gave up
     rejected: list[str] = field(default_factory=list)
     exchange_latency: Histogram = field(default_factory=Histogram)
 

@@ -9,7 +9,7 @@ which the staleness check turns into a reconnect. Protocol pings are answered by
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from mdi.components import ConnectorContext
@@ -19,6 +19,7 @@ from mdi.logutil import RateLimitedLog
 from mdi.prices import parse_decimal
 from mdi.timeutil import NS_PER_MS, NS_PER_S
 from mdi.transport import Frame
+from mdi.validate import check_fields, finite, positive, timestamp
 
 from mdi_binance.pacing import RequestPacer
 from mdi_binance.wire import ENVELOPE, PAYLOAD, MarkPriceUpdate, SubscribeRequest, encode
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mdi_binance.connector import BinanceConnector
 
 VENUE = "binance"
+MARK_PRICE_EVENT = "markPriceUpdate"
 
 
 def funding_rate(text: str) -> Decimal | None:
@@ -43,6 +45,9 @@ class BinanceSession(VenueSession):
         self.requests: dict[int, list[str]] = {}
         self.latency = ctx.stats.exchange_latency
         self.errors = RateLimitedLog(ctx.log)
+        self.wanted = frozenset(self.config.stream_names())
+        self.kind = self.config.stream.split("@")[0]  # "markPrice" of "markPrice@1s"
+        self._streams: dict[str, bool] = {}
 
     # ----- requests --------------------------------------------------------------------
     def opening_messages(self) -> list[str]:
@@ -65,8 +70,12 @@ class BinanceSession(VenueSession):
         if isinstance(envelope, list):  # raw /ws/!markPrice@arr
             return self._mark_prices(envelope, recv_ns, out)
         if envelope.data:  # combined stream: {"stream":..,"data":..}
+            if envelope.stream is not None and not self._ours(envelope.stream):
+                return self._ignore()  # e.g. bookTicker, aggTrade on a shared connection
             return self._mark_prices(PAYLOAD.decode(envelope.data), recv_ns, out)
         if envelope.e is not None:  # raw stream: the frame is the event
+            if envelope.e != MARK_PRICE_EVENT:
+                return self._ignore()
             return self._mark_prices(PAYLOAD.decode(frame), recv_ns, out)
         if envelope.error is not None:
             self._on_error(envelope.id, envelope.error.code, envelope.error.msg)
@@ -78,27 +87,58 @@ class BinanceSession(VenueSession):
             raise MalformedFrame("none of the keys data, e, error, code or id")
         return False
 
+    def _ours(self, stream: str) -> bool:
+        """A mark price stream: one we subscribed, the same kind at another interval
+        (``btcusdt@markPrice`` for ``@1s``), or an ``!``-stream (sent only when asked for).
+        Other kinds (``bookTicker``, ``aggTrade``) are someone else's. Cached per stream name."""
+        ours = self._streams.get(stream)
+        if ours is None:
+            kind = stream.split("@")[1] if "@" in stream else ""
+            ours = self._streams[stream] = stream in self.wanted or stream.startswith("!") or kind == self.kind
+        return ours
+
+    def _ignore(self) -> bool:
+        """A well-formed frame of a stream we did not subscribe: counted as ignored, not malformed."""
+        self.stats.ignored += 1
+        return False
+
     def _mark_prices(self, payload: MarkPriceUpdate | list[MarkPriceUpdate], recv_ns: int, out: list[EventBase]) -> bool:
         updates = payload if isinstance(payload, list) else (payload,)
+        last: MarkPriceUpdate | None = None
         for update in updates:
-            out.append(self._mark_price(update, recv_ns))
-        if updates:
-            self.latency.observe((recv_ns - updates[-1].E * NS_PER_MS) / NS_PER_S)
-        return bool(updates)
+            event = self._mark_price(update, recv_ns, out)
+            if event is not None:
+                out.append(event)
+                last = update
+        if last is not None:
+            self.latency.observe((recv_ns - last.E * NS_PER_MS) / NS_PER_S)
+        return last is not None
 
-    def _mark_price(self, u: MarkPriceUpdate, recv_ns: int) -> MarkPrice:
-        # Decimal reads "NaN"/"Infinity" too; such a price must not reach the lake.
-        if not u.p.is_finite() or (u.i is not None and not u.i.is_finite()) or (u.P is not None and not u.P.is_finite()):
-            raise MalformedFrame(f"non-finite price in {u!r}")
+    def _mark_price(self, u: MarkPriceUpdate, recv_ns: int, out: list[EventBase]) -> MarkPrice | None:
+        """The event, or None when a value is refused (recorded as a Rejected event in ``out``)."""
+        symbol = self.symbol_of(u.s)
+        try:
+            rate = Decimal(u.r) if u.r else None  # non-finite text is refused just below
+        except InvalidOperation:
+            self.invalid("not_a_number", "r", u.r, out, symbol, recv_ns)
+            return None
+        # Decimal reads "NaN"/"Infinity" too; such a price must not reach the lake. Funding
+        # rates may be negative (finite is all they must be).
+        reason, field, value = check_fields((("p", u.p, positive), ("i", u.i, positive), ("P", u.P, positive), ("r", rate, finite)))
+        if not reason and timestamp(u.E * NS_PER_MS):
+            reason, field, value = timestamp(u.E * NS_PER_MS), "E", str(u.E)
+        if reason:
+            self.invalid(reason, field, value, out, symbol, recv_ns)
+            return None
         return MarkPrice(
             venue=VENUE,
-            symbol=self.symbol_of(u.s),
+            symbol=symbol,
             ts_recv=recv_ns,
             ts_exchange=u.E * NS_PER_MS,
             mark_price=u.p,
             index_price=u.i,
             est_settle_price=u.P,
-            funding_rate=funding_rate(u.r),
+            funding_rate=rate,
             next_funding_ns=u.T * NS_PER_MS if u.T else None,
         )
 

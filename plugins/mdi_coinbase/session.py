@@ -29,6 +29,8 @@ from mdi.connector import MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
 from mdi.logutil import RateLimitedLog
 from mdi.timeutil import parse_rfc3339_ns
+from mdi.validate import quote, timestamp
+from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_coinbase import wire
@@ -119,6 +121,8 @@ class CoinbaseSession(VenueSession):
         if env.sequence_num is not None:
             self._check_sequence(env.sequence_num, recv_ns, out)
         ts = parse_rfc3339_ns(env.timestamp) if env.timestamp is not None else None
+        if ts is not None and timestamp(ts):
+            ts = None  # a placeholder time is no venue time (and no latency sample)
         if ts is not None:
             self.stats.exchange_latency.observe_ns((max(0, recv_ns - ts),))
         handler = self._channels.get(env.channel)
@@ -129,6 +133,8 @@ class CoinbaseSession(VenueSession):
     def _ignore(self, reason: str) -> bool:
         """Frames we deliberately do not turn into events (unsubscribed channels, old tickers)."""
         self.connector.ignored[reason] += 1
+        if reason.startswith(("channel:", "request:")):
+            self.stats.ignored += 1  # a whole frame not turned into events (mdi_venue_ignored_total)
         return False
 
     def _on_ticker(self, env: Envelope, ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:
@@ -138,6 +144,10 @@ class CoinbaseSession(VenueSession):
             for t in event.tickers:
                 if t.best_bid is None or t.best_bid_quantity is None or t.best_ask is None or t.best_ask_quantity is None:
                     self._ignore("ticker_without_bbo")
+                    continue
+                reason, field, value = quote(t.best_bid, t.best_bid_quantity, t.best_ask, t.best_ask_quantity)
+                if reason:
+                    self.invalid(reason, field, value, out, t.product_id, recv_ns)
                     continue
                 out.append(
                     BBO(
@@ -162,9 +172,15 @@ class CoinbaseSession(VenueSession):
         for event in wire.TRADES_EVENTS.decode(env.events):
             if not event.trades:
                 continue
-            got = True
             timed = sorted(((parse_rfc3339_ns(t.time), t) for t in event.trades), key=_trade_order)
             for trade_ts, t in timed:
+                reason, field, value = valid_trade(t.price, t.size)
+                if not reason and timestamp(trade_ts):
+                    reason, field, value = timestamp(trade_ts), "time", t.time
+                if reason:
+                    self.invalid(reason, field, value, out, t.product_id, recv_ns)
+                    continue
+                got = True
                 if recent.seen((t.product_id, t.trade_id)):
                     self.stats.duplicates += 1
                     continue

@@ -21,6 +21,7 @@ from mdi.connector import NS, MalformedFrame, SessionError, VenueSession
 from mdi.events import EventBase, Greeks, OptionTicker, VolIndex
 from mdi.timeutil import NS_PER_MS
 from mdi.transport import Frame
+from mdi.validate import check_fields, finite, non_negative, positive, timestamp
 
 from mdi_deribit import wire
 from mdi_deribit.instruments import select_options
@@ -148,6 +149,7 @@ class DeribitSession(VenueSession):
             handler = self._channel_kinds.get(env.params.channel.partition(".")[0])
             if handler is None:
                 self.deribit.counts["unknown_channel"] += 1
+                self.stats.ignored += 1
                 return False
             return handler(env.params.data, recv_ns, out)
         if env.method == "heartbeat":
@@ -169,6 +171,10 @@ class DeribitSession(VenueSession):
             self.deribit.counts["non_option_ticker"] += 1
             return False
         ts = t.timestamp * NS_PER_MS
+        reason, field, value = ticker_problem(t, ts)
+        if reason:
+            self.invalid(reason, field, value, out, t.instrument_name, recv_ns)
+            return False
         bid_px, bid_sz, bid_iv = book_side(t.best_bid_price, t.best_bid_amount, t.bid_iv)
         ask_px, ask_sz, ask_iv = book_side(t.best_ask_price, t.best_ask_amount, t.ask_iv)
         out.append(OptionTicker(
@@ -186,6 +192,12 @@ class DeribitSession(VenueSession):
     def _on_vol_index(self, data: Any, recv_ns: int, out: list[EventBase]) -> bool:
         v = wire.VOL_INDEX.decode(data)
         ts = v.timestamp * NS_PER_MS
+        reason, field, value = check_fields((("volatility", v.volatility, non_negative),))
+        if not reason and timestamp(ts):
+            reason, field, value = timestamp(ts), "timestamp", str(v.timestamp)
+        if reason:
+            self.invalid(reason, field, value, out, dvol_symbol(v.index_name), recv_ns)
+            return False
         out.append(VolIndex(
             venue="deribit", symbol=dvol_symbol(v.index_name), ts_recv=recv_ns, ts_exchange=ts,
             index_name=v.index_name, value=v.volatility,
@@ -284,6 +296,29 @@ class DeribitSession(VenueSession):
                 continue
             if channel in self.subscribed and channel not in in_flight:
                 self.unsub_queue[channel] = None
+
+
+def ticker_problem(t: wire.TickerData, ts_ns: int) -> tuple[str, str, str]:
+    """``(reason, field, text)`` of the first value of an option ticker that is not a value.
+
+    The underlying and the index are prices (> 0); option, combo and spread prices and IVs only
+    need to be finite (a spread can be negative; 0.0 marks an empty side); amounts and open
+    interest are >= 0; greeks are finite (theta is negative).
+    """
+    g = t.greeks or NO_GREEKS
+    found = check_fields((
+        ("underlying_price", t.underlying_price, positive), ("index_price", t.index_price, positive),
+        ("mark_price", t.mark_price, finite), ("mark_iv", t.mark_iv, finite),
+        ("bid_iv", t.bid_iv, finite), ("ask_iv", t.ask_iv, finite),
+        ("best_bid_price", t.best_bid_price, finite), ("best_ask_price", t.best_ask_price, finite),
+        ("best_bid_amount", t.best_bid_amount, non_negative), ("best_ask_amount", t.best_ask_amount, non_negative),
+        ("open_interest", t.open_interest, non_negative),
+        ("greeks.delta", g.delta, finite), ("greeks.gamma", g.gamma, finite), ("greeks.vega", g.vega, finite),
+        ("greeks.theta", g.theta, finite), ("greeks.rho", g.rho, finite),
+    ))  # fmt: skip
+    if not found[0] and timestamp(ts_ns):
+        return timestamp(ts_ns), "timestamp", str(t.timestamp)
+    return found
 
 
 def dvol_symbol(index_name: str) -> str:

@@ -21,6 +21,8 @@ from mdi.components import ConnectorContext
 from mdi.connector import NS, MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
 from mdi.timeutil import parse_rfc3339_ns
+from mdi.validate import quote, timestamp
+from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_kraken import wire
@@ -131,13 +133,23 @@ class KrakenSession(VenueSession):
         return self._tickers(wire.TICKER_DATA.decode(env.data), env.type, recv_ns, out)
 
     def _tickers(self, items: list[wire.TickerData], kind: str | None, recv_ns: int, out: list[EventBase]) -> bool:
-        ts: int | None = None
+        sample: int | None = None
+        got = False  # a valid BBO (placeholders are not data: they must not hold off staleness)
         for item in items:
             ts = parse_rfc3339_ns(item.timestamp) if item.timestamp is not None else None
+            symbol = canonical_symbol(item.symbol)
+            reason, field, value = quote(item.bid, item.bid_qty, item.ask, item.ask_qty)
+            if reason:  # e.g. Kraken's 0/0 ticker stamped 1970-01-01: not a BBO
+                self.invalid(reason, field, value, out, symbol, recv_ns)
+                continue
+            if timestamp(ts):
+                ts = None  # a placeholder time is no venue time (and no latency sample)
+            sample = ts if ts is not None else sample
+            got = True
             out.append(
                 BBO(
                     venue=self.venue,
-                    symbol=canonical_symbol(item.symbol),
+                    symbol=symbol,
                     ts_recv=recv_ns,
                     ts_exchange=ts,
                     bid_px=item.bid,
@@ -146,9 +158,9 @@ class KrakenSession(VenueSession):
                     ask_sz=item.ask_qty,
                 )
             )
-        if ts is not None and kind == "update":
-            self._observe_latency("ticker", recv_ns, ts)
-        return bool(items)
+        if sample is not None and kind == "update":
+            self._observe_latency("ticker", recv_ns, sample)
+        return got
 
     def _on_trade(self, env: Envelope, recv_ns: int, out: list[EventBase]) -> bool:
         return self._trades(wire.TRADE_DATA.decode(env.data), env.type, recv_ns, out)
@@ -157,10 +169,18 @@ class KrakenSession(VenueSession):
         if kind == "snapshot":
             # Gap checks need ascending ids; the snapshot's order is not a documented promise.
             items = sorted(items, key=lambda t: t.trade_id)
-        ts = 0
+        sample: int | None = None  # venue time of the last valid trade: the latency sample
+        got = False
         for item in items:
             symbol = canonical_symbol(item.symbol)
             ts = parse_rfc3339_ns(item.timestamp)
+            reason, field, value = valid_trade(item.price, item.qty, "price", "qty")
+            if not reason and timestamp(ts):
+                reason, field, value = timestamp(ts), "timestamp", item.timestamp
+            if reason:
+                self.invalid(reason, field, value, out, symbol, recv_ns)
+                continue
+            got, sample = True, ts
             if self.connector.recent_trades.seen((symbol, item.trade_id)):
                 self.stats.duplicates += 1
                 continue
@@ -178,9 +198,9 @@ class KrakenSession(VenueSession):
                     side=SIDES.get(item.side, "unknown"),
                 )
             )
-        if items and kind == "update":  # snapshot trades are old: not a latency sample
-            self._observe_latency("trade", recv_ns, ts)
-        return bool(items)
+        if sample is not None and kind == "update":  # snapshot trades are old: not a latency sample
+            self._observe_latency("trade", recv_ns, sample)
+        return got
 
     def _check_trade_gap(self, symbol: str, trade_id: int, recv_ns: int, out: list[EventBase]) -> None:
         """A jump in the per-pair ``trade_id`` sequence means trades were missed."""
@@ -233,6 +253,7 @@ class KrakenSession(VenueSession):
     def _on_other_channel(self, channel: str) -> bool:
         """Channels this connector never subscribes to (``book``, ``ohlc``...) are ignored."""
         self.connector.ignored_frames += 1
+        self.stats.ignored += 1
         return False
 
     # ----- method replies ------------------------------------------------------------------

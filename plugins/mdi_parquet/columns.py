@@ -97,7 +97,7 @@ class DecimalConverter:
         if value is None:
             return None
         number = self._as_decimal(value)
-        text = format(value, "f") if isinstance(value, Decimal) else str(value)
+        text = decimal_text(value) if isinstance(value, Decimal) else str(value)
         if number is None:
             on_issue(index, "", text, False)
             return None
@@ -125,6 +125,19 @@ class DecimalConverter:
             except InvalidOperation:
                 return None
         return number if number.is_finite() else None
+
+
+# Beyond this many digits of exponent, positional notation would be a huge string (1E+999999999
+# is a gigabyte of zeros): such values keep their scientific text, which is just as exact.
+_POSITIONAL_EXPONENT_LIMIT = 60
+
+
+def decimal_text(value: Decimal) -> str:
+    """The exact text kept for a value not stored exactly: positional (``0.0000000000001``)
+    where that is short, scientific (``1E+400``, ``NaN``) otherwise."""
+    if value.is_finite() and abs(value.adjusted()) <= _POSITIONAL_EXPONENT_LIMIT:
+        return format(value, "f")
+    return str(value)
 
 
 class StructConverter:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -39,11 +41,15 @@ class ParquetSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
     def __post_init__(self) -> None:
         if not self.root:
-            raise ValueError("root must be a directory path or s3://bucket/prefix, got an empty string")
+            raise ValueError("`root`: must be a directory path or s3://bucket/prefix, got an empty string")
         if self.root.startswith("s3://"):
             check_s3_root(self.root)
         elif "://" in self.root:
-            raise ValueError(f"root {self.root!r}: only s3:// URLs and directory paths are supported")
+            raise ValueError(f"`root`: {self.root!r}: only s3:// URLs and directory paths are supported")
+        else:
+            problem = lake_root_problem(self.root)
+            if problem:
+                raise ValueError(f"`root`: cannot write the lake at {self.root!r}: {problem}; choose a writable directory")
         if self.backoff_max < self.backoff_initial:
             raise ValueError("backoff_max must be >= backoff_initial")
         unknown = sorted(set(self.column_scales) - set(known_decimal_columns()))
@@ -67,9 +73,23 @@ def check_s3_root(root: str) -> None:
     """``s3://bucket[/prefix]`` with a plausible bucket name, else a message with the fix."""
     bucket = root[len("s3://"):].split("/", 1)[0]
     if not (3 <= len(bucket) <= 63) or not bucket.replace("-", "").replace(".", "").isalnum() or bucket != bucket.lower():
-        raise ValueError(f"root {root!r}: expected s3://<bucket>/<prefix> with a bucket name of 3-63 lowercase letters, digits, '-' or '.'")
+        raise ValueError(f"`root`: {root!r}: expected s3://<bucket>/<prefix> with a bucket name of 3-63 lowercase letters, digits, '-' or '.'")
     if importlib.util.find_spec("obstore") is None:
-        raise ValueError(f"root {root!r} needs the object-storage client: pip install 'md-ingest[s3]' (obstore)")
+        raise ValueError(f"`root`: {root!r} needs the object-storage client: pip install 'md-ingest[s3]' (obstore)")
+
+
+def lake_root_problem(root: str) -> str:
+    """Why the lake cannot live at ``root`` (``""`` when it can): checked when the config is read,
+    so ``mdi config check`` says so and ``mdi run`` refuses before it starts anything. The nearest
+    existing directory on the way must be a writable directory (the rest is created)."""
+    probe = Path(root).expanduser()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"{str(probe)!r} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{str(probe)!r} is not writable"
+    return ""
 
 
 def known_decimal_columns() -> list[str]:

@@ -38,9 +38,9 @@ class RedisSinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.url).scheme
         if scheme not in URL_SCHEMES:
-            raise ValueError(f"url must start with redis://, rediss:// or unix://, got {scheme!r}")
+            raise ValueError(f"`url`: must start with redis://, rediss:// or unix://, got {self.url!r}")
         if self.cluster and scheme == "unix":
-            raise ValueError("cluster = true needs a redis:// or rediss:// seed node URL, not unix://")
+            raise ValueError("`cluster`: cluster = true needs a redis:// or rediss:// seed node URL, not unix://")
         if not self.prefix or self.prefix.endswith(":"):
             raise ValueError(f"prefix must be non-empty without a trailing ':', got {self.prefix!r}")
         _positive(

@@ -38,7 +38,7 @@ async def test_recorded_frames_become_exact_mark_prices(harness: Harness) -> Non
     async with new_sim() as sim:
         connector = BinanceConnector(make_config(sim.sim_url()))
         async with running(connector, harness):
-            await wait_for(lambda: harness.stats.state == "live")
+            await wait_for(lambda: harness.stats.state in ("subscribed", "live"))
             await sim.replay(frame(name).decode() for name in RECORDED)
             await wait_for(lambda: len(harness.marks()) == 3)
     first, second, third = harness.marks()
@@ -63,11 +63,11 @@ async def test_reconnects_and_subscribes_again(harness: Harness) -> None:
     async with new_sim() as sim:
         connector = BinanceConnector(make_config(sim.sim_url()))
         async with running(connector, harness):
-            await wait_for(lambda: harness.stats.state == "live")
+            await wait_for(lambda: harness.stats.state in ("subscribed", "live"))
             await sim.broadcast(frame(RECORDED[0]).decode())
             await wait_for(lambda: len(harness.marks()) == 1)
             await sim.disconnect_all(code=1001, reason="going away")
-            await wait_for(lambda: sim.connect_count == 2 and bool(sim.subscribers) and harness.stats.state == "live")
+            await wait_for(lambda: sim.connect_count == 2 and bool(sim.subscribers) and harness.stats.state in ("subscribed", "live"))
             await sim.broadcast(frame(RECORDED[1]).decode())
             await wait_for(lambda: len(harness.marks()) == 2)
     assert sim.requests == [SUBSCRIBE_BTC, SUBSCRIBE_BTC]
@@ -81,7 +81,7 @@ async def test_garbage_is_counted_and_the_connection_stays_up(harness: Harness) 
     async with new_sim() as sim:
         connector = BinanceConnector(make_config(sim.sim_url()))
         async with running(connector, harness):
-            await wait_for(lambda: harness.stats.state == "live")
+            await wait_for(lambda: harness.stats.state in ("subscribed", "live"))
             await sim.send_raw(frame("garbage_html.txt").decode())
             await sim.send_raw(b"\x00\x01 not json")
             await sim.send_raw('{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","s":"BTCUSDT","p":"1"}}')
@@ -111,7 +111,7 @@ async def test_raw_market_ws_path(harness: Harness) -> None:
     async with new_sim() as sim:
         connector = BinanceConnector(make_config(sim.url_for("/market/ws")))
         async with running(connector, harness):
-            await wait_for(lambda: harness.stats.state == "live")
+            await wait_for(lambda: harness.stats.state in ("subscribed", "live"))
             await sim.broadcast(frame(RECORDED[1]).decode())
             await wait_for(lambda: len(harness.marks()) == 1)
     assert harness.marks()[0].index_price == Decimal("84788.51847826")
@@ -122,7 +122,7 @@ async def test_several_symbols_from_demo_frames(harness: Harness) -> None:
     async with new_sim(symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT")) as sim:
         connector = BinanceConnector(make_config(sim.sim_url(), symbols=["BTCUSDT", "ETHUSDT"]))
         async with running(connector, harness):
-            await wait_for(lambda: harness.stats.state == "live")
+            await wait_for(lambda: harness.stats.state in ("subscribed", "live"))
             sent = list(islice(sim.demo_frames(), 9))
             await sim.replay(sent)
             await wait_for(lambda: len(harness.marks()) == 6)
@@ -139,7 +139,7 @@ async def test_blast_delivers_every_frame(harness: Harness) -> None:
     async with new_sim() as sim:
         connector = BinanceConnector(make_config(sim.sim_url()))
         async with running(connector, harness):
-            await wait_for(lambda: harness.stats.state == "live")
+            await wait_for(lambda: harness.stats.state in ("subscribed", "live"))
             assert await sim.blast(5000) == 5000
             await wait_for(lambda: len(harness.marks()) == 5000, timeout=20)
     pool, _ = sim.blast_pool()

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from mdi.connector import PARSE_ERRORS, MalformedFrame
-from mdi.events import EventBase, MarkPrice
+from mdi.events import EventBase, MarkPrice, Rejected
 
 from binance_helpers import Harness, frame, make_config, make_session
 from mdi_binance.config import LIVE_URL, BinanceConfig
@@ -26,6 +26,7 @@ def parse(name_or_bytes: str | bytes, session: object | None = None) -> tuple[bo
     session = session or make_session()[0]
     out: list[EventBase] = []
     raw = frame(name_or_bytes) if isinstance(name_or_bytes, str) else name_or_bytes
+    session.frame = raw  # type: ignore[attr-defined]  # as the connector loop does
     got_data = session.on_frame(raw, RECV, out)  # type: ignore[attr-defined]
     return got_data, out
 
@@ -183,12 +184,7 @@ def test_replies_to_unknown_ids_are_ignored(reply: str) -> None:
     [
         b"<html>502</html>",
         b"{}",
-        b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1"}}',
         b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"abc"}',
-        b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"abc"}',
-        b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"NaN"}',
-        b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"NaN"}',
-        b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","i":"Infinity"}',
         b'{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","s":"BTCUSDT","p":"1"}}',
     ],
 )
@@ -197,14 +193,58 @@ def test_malformed_frames_raise_parse_errors(bad: bytes) -> None:
         parse(bad)
 
 
-def test_non_finite_price_is_malformed_frame() -> None:
-    with pytest.raises(MalformedFrame, match="non-finite price"):
-        parse(b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"Infinity"}')
+E_2026 = 1_791_044_809_000  # a real event time (ms); E=1 would be a placeholder timestamp
 
 
-def test_bad_funding_rate_is_a_parse_error() -> None:
-    with pytest.raises(ValueError, match="not a decimal number: 'abc'"):
-        parse(b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","r":"abc"}')
+@pytest.mark.parametrize(
+    ("fields", "reason", "field", "value"),
+    [
+        ('"p":"Infinity"', "non_finite", "p", "Infinity"),
+        ('"p":"NaN"', "non_finite", "p", "NaN"),
+        ('"p":"-1.5"', "not_positive", "p", "-1.5"),
+        ('"p":"0"', "not_positive", "p", "0"),
+        ('"p":"1","i":"Infinity"', "non_finite", "i", "Infinity"),
+        ('"p":"1","r":"NaN"', "non_finite", "r", "NaN"),
+        ('"p":"1","r":"abc"', "not_a_number", "r", "abc"),
+        ('"p":"1E+400"', "out_of_range", "p", "1E+400"),
+    ],
+)
+def test_bad_values_become_rejected_events_with_the_raw_frame(fields: str, reason: str, field: str, value: str) -> None:
+    raw = b'{"e":"markPriceUpdate","E":%d,"s":"BTCUSDT",%s}' % (E_2026, fields.encode())
+    session = make_session()[0]
+    got_data, out = parse(raw, session)
+    assert got_data is False
+    assert [type(e) for e in out] == [Rejected]
+    rejected = out[0]
+    assert isinstance(rejected, Rejected)
+    assert (rejected.reason, rejected.field, rejected.value, rejected.symbol) == (reason, field, value, "BTC-USDT-PERP")
+    assert rejected.raw == raw.decode()
+    assert session.stats.invalid == {reason: 1}  # type: ignore[attr-defined]
+
+
+def test_negative_funding_rate_is_a_value_not_a_rejection() -> None:
+    raw = b'{"e":"markPriceUpdate","E":%d,"s":"BTCUSDT","p":"60000.1","r":"-0.00012"}' % E_2026
+    got_data, out = parse(raw)
+    assert got_data is True and isinstance(out[0], MarkPrice) and out[0].funding_rate == Decimal("-0.00012")
+
+
+def test_epoch_event_time_is_a_placeholder_not_a_mark_price() -> None:
+    got_data, out = parse(b'{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1"}')
+    assert got_data is False and isinstance(out[0], Rejected) and out[0].reason == "placeholder_timestamp"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        b'{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":1,"s":"BTCUSDT","p":"1"}}',
+        b'{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":400900217,"s":"BTCUSDT","b":"25.35","B":"31.2","a":"25.36","A":"40.66"}}',
+        b'{"e":"aggTrade","E":1,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100","T":123456785,"m":true}',
+    ],
+)
+def test_frames_of_streams_not_subscribed_are_ignored_not_malformed(other: bytes) -> None:
+    session = make_session()[0]
+    assert parse(other, session) == (False, [])
+    assert session.stats.ignored == 1  # type: ignore[attr-defined]
 
 
 # ----- pacing ----------------------------------------------------------------------------------

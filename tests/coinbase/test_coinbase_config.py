@@ -66,7 +66,7 @@ def test_unknown_key_names_the_section() -> None:
         ('symbols = [" BTC-USD"]', "not a Coinbase product id"),
         ('symbols = ["BTC-USD", "BTC-USD"]', "duplicates"),
         ("bbo = false\ntrades = false", "enable at least one of bbo, trades"),
-        ("stale_after = 0", "stale_after must be > 0"),
+        ("stale_after = 0", "Expected `float` > 0.0 - at `connectors.coinbase.stale_after`"),
         ('symbols = "BTC-USD"', "Expected `array`, got `str`"),
     ],
 )

@@ -68,7 +68,7 @@ async def test_demo_stream_parses_cleanly(transport: str) -> None:
     h = Harness(fast_config(symbols=["BTC-USD", "ETH-USD"]), transport)
     sim = CoinbaseSimulator()
     async with h.running(sim):
-        await wait_for(lambda: h.stats.state == "live")
+        await wait_for(lambda: h.stats.state in ("subscribed", "live"))
         async with anyio.create_task_group() as tg:
             tg.start_soon(sim.stream_demo, 400.0)
             await wait_for(lambda: len(h.of(Trade)) >= 10 and len({b.symbol for b in h.of(BBO)}) == 2)

@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from mdi.components import ConnectorContext
-from mdi.connector import ConnectorConfigBase, VenueSession, WsConnector
-from mdi.events import ConnectionStatus, EventBase, Trade
+from mdi.connector import ConnectorConfigBase, InvalidFrame, VenueSession, WsConnector
+from mdi.events import ConnectionStatus, EventBase, Rejected, Trade
 from mdi.stats import VenueStats
 from mdi.testing.sim import VenueSimulator
 from mdi.transport import Frame, get_transport
@@ -46,6 +46,8 @@ class TinySession(VenueSession):
         if text == "hb":
             return False
         kind, _, n = text.partition(":")
+        if kind == "bad":  # a whole frame refused by the validators (mdi.validate)
+            raise InvalidFrame("not_positive", "price", n, "X")
         if kind != "d":
             raise ValueError(f"unknown frame {text!r}")
         out.append(Trade(venue="tiny", symbol="X", ts_recv=recv_ns, trade_id=n, price=Decimal(n), size=Decimal(1)))
@@ -90,10 +92,10 @@ async def test_backoff_starts_afresh_after_a_connection_that_went_live() -> None
     async with TinySim() as sim:
         async def body(stats: VenueStats, got: list[EventBase]) -> None:
             for n in range(1, 4):
-                await until(lambda: stats.state == "live" and sim.subscribers)
+                await until(lambda: stats.state in ("subscribed", "live") and sim.subscribers)
                 await sim.disconnect_all()
                 await until(lambda: stats.reconnects >= n)
-            await until(lambda: stats.state == "live")
+            await until(lambda: stats.state in ("subscribed", "live"))
 
         stats, got = await run_with(sim, config(sim.url), body)
     attempts = [e.attempt for e in got if isinstance(e, ConnectionStatus) and e.state == "disconnected"]
@@ -105,7 +107,7 @@ async def test_backoff_starts_afresh_after_a_connection_that_went_live() -> None
 async def test_heartbeats_alone_go_stale_and_the_state_says_so() -> None:
     async with TinySim() as sim:
         async def body(stats: VenueStats, got: list[EventBase]) -> None:
-            await until(lambda: stats.state == "live" and sim.subscribers)
+            await until(lambda: stats.state in ("subscribed", "live") and sim.subscribers)
             await sim.broadcast("d:1")
             await until(lambda: stats.last_data_ns > 0)
             sim.stalled = True  # heartbeats continue, data stops
@@ -131,7 +133,7 @@ async def test_missing_acknowledgement_ends_the_session() -> None:
 async def test_garbage_is_counted_and_skipped_while_data_flows() -> None:
     async with TinySim() as sim:
         async def body(stats: VenueStats, got: list[EventBase]) -> None:
-            await until(lambda: stats.state == "live" and sim.subscribers)
+            await until(lambda: stats.state in ("subscribed", "live") and sim.subscribers)
             await sim.send_raw("CloudFlare WebSocket proxy restarting")
             await sim.broadcast("d:7")
             await until(lambda: any(isinstance(e, Trade) for e in got))
@@ -140,3 +142,30 @@ async def test_garbage_is_counted_and_skipped_while_data_flows() -> None:
     assert stats.parse_errors == 1
     assert stats.reconnects == 0
     assert [e.price for e in got if isinstance(e, Trade)] == [Decimal(7)]
+
+
+async def test_acknowledged_is_subscribed_and_only_data_makes_it_live() -> None:
+    async with TinySim() as sim:
+        async def body(stats: VenueStats, got: list[EventBase]) -> None:
+            await until(lambda: stats.state == "subscribed" and sim.subscribers)
+            await anyio.sleep(0.2)  # heartbeats and time alone do not make it live
+            assert stats.state == "subscribed"
+            await sim.broadcast("d:3")
+            await until(lambda: stats.state == "live")
+
+        await run_with(sim, config(sim.url), body)
+
+
+async def test_an_invalid_frame_is_counted_and_kept_as_rejected_with_its_raw_text() -> None:
+    async with TinySim() as sim:
+        async def body(stats: VenueStats, got: list[EventBase]) -> None:
+            await until(lambda: stats.state == "subscribed" and sim.subscribers)
+            await sim.broadcast("bad:-5")
+            await sim.broadcast("d:7")
+            await until(lambda: any(isinstance(e, Trade) for e in got))
+
+        stats, got = await run_with(sim, config(sim.url), body)
+    rejected = [e for e in got if isinstance(e, Rejected)]
+    assert [(r.reason, r.field, r.value, r.symbol, r.raw) for r in rejected] == [("not_positive", "price", "-5", "X", "bad:-5")]
+    assert stats.invalid == {"not_positive": 1} and stats.parse_errors == 0
+    assert stats.events == 2  # the Rejected audit row and the trade: both went to the router

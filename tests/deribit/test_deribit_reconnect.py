@@ -34,13 +34,13 @@ async def test_stale_data_reconnects_although_heartbeats_continue(transport: str
         sim.heartbeat_every = 0.1
         h = harness(sim.url, transport, max_instruments=4, stale_after=0.6)
         async with running(h, sim):
-            await wait_for(lambda: h.stats.state == "live" and len(h.of(OptionTicker)) > 4)
+            await wait_for(lambda: h.stats.state in ("subscribed", "live") and len(h.of(OptionTicker)) > 4)
             tests_before = sim.requests["public/test"]
             sim.stalled = True
             await wait_for(lambda: "stale" in h.statuses())
             assert sim.requests["public/test"] > tests_before  # the link was alive, data was not
             sim.stalled = False
-            await wait_for(lambda: sim.connect_count == 2 and h.stats.state == "live")
+            await wait_for(lambda: sim.connect_count == 2 and h.stats.state in ("subscribed", "live"))
     assert h.stats.last_error == "stale: no data for 0.6s"
     assert sim.heartbeat_closes == 0
 

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from deribit_testkit import Clock, exact, frame, frame_lines, sent, session
 from mdi.connector import PARSE_ERRORS, SessionError
-from mdi.events import EventBase, Greeks, OptionTicker, VolIndex
+from mdi.events import EventBase, Greeks, OptionTicker, Rejected, VolIndex
 
 from mdi_deribit.config import DeribitConfig
 
@@ -285,3 +285,61 @@ def test_msgspec_decodes_bytes_and_str_alike() -> None:
     s.on_frame(text, 5, out)
     s.on_frame(text.encode(), 5, out)
     assert out[0] == out[1] and msgspec.json.encode(out[0])
+
+
+# ----- validation at the edge (issue #11) ----------------------------------------------------------
+
+
+def _with(text: str, **changes: str) -> str:
+    """The recorded ticker frame with some ``data`` values replaced by raw JSON number text."""
+    for key, value in changes.items():
+        start = text.index(f'"{key}":') + len(key) + 3
+        end = min(i for i in (text.find(",", start), text.find("}", start)) if i >= 0)
+        text = text[:start] + value + text[end:]
+    return text
+
+
+LIVE = "ticker_option_BTC-30SEP22-60000-C_100ms_live_2022.json"
+
+
+def test_negative_option_prices_and_theta_are_values_not_rejections() -> None:
+    """Combo and spread prices can be negative at Deribit, theta always is: finite is enough."""
+    s, h = session()
+    data, [e] = parse(s, _with(frame(LIVE), mark_price="-0.0021", best_bid_price="-0.003"))
+    assert data is True and isinstance(e, OptionTicker)
+    assert (e.mark_price, e.best_bid_price, e.greeks.theta) == (Decimal("-0.0021"), Decimal("-0.003"), Decimal("-5.65962"))
+    assert not h.stats.invalid
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "field"),
+    [
+        ({"underlying_price": "-30220.5"}, "not_positive", "underlying_price"),
+        ({"index_price": "0"}, "not_positive", "index_price"),
+        ({"best_ask_amount": "-18.5"}, "negative", "best_ask_amount"),
+        ({"mark_iv": "1e400"}, "out_of_range", "mark_iv"),
+        ({"delta": "1e-400"}, "out_of_range", "greeks.delta"),
+        ({"open_interest": "-1"}, "negative", "open_interest"),
+        ({"timestamp": "0"}, "placeholder_timestamp", "timestamp"),
+    ],
+)
+def test_values_that_are_not_values_become_rejected_events(changes: dict[str, str], reason: str, field: str) -> None:
+    s, h = session()
+    text = _with(frame(LIVE), **changes)
+    s.frame = text.encode()  # as the connector loop does: the raw text goes with the rejection
+    data, out = parse(s, text)
+    assert data is False and len(out) == 1
+    rejected = out[0]
+    assert isinstance(rejected, Rejected)
+    assert (rejected.reason, rejected.field, rejected.symbol) == (reason, field, "BTC-30SEP22-60000-C")
+    assert rejected.raw == text
+    assert h.stats.invalid == {reason: 1} and h.stats.exchange_latency.n == 0
+
+
+def test_a_dvol_print_that_is_not_a_number_is_rejected() -> None:
+    s, h = session()
+    text = ('{"jsonrpc":"2.0","method":"subscription","params":{"channel":"deribit_volatility_index.btc_usd",'
+            '"data":{"volatility":-1,"timestamp":1790133840000,"index_name":"btc_usd"}}}')
+    data, out = parse(s, text)
+    assert data is False and isinstance(out[0], Rejected) and out[0].reason == "negative"
+    assert out[0].symbol == "BTC-DVOL" and h.stats.invalid == {"negative": 1}

@@ -70,27 +70,33 @@ def test_demo_records_every_stream_to_parquet_and_redis(tmp_path: Path, redis_se
         if match:
             health_url = match.group(1)
     assert health_url, "".join(lines)
+    # Isolated by default (issue #11): its own lake root and key prefix, printed at start.
+    lake_root, prefix = tmp_path / "lake-demo", "demo:md:v1"
+    announced = "".join(lines)
+    assert f"sinks.parquet.root = '{lake_root}'" in announced and f"sinks.redis.prefix = '{prefix}'" in announced
     # Wait until every venue is live and a few derived events were made, then stop in order.
     client = redis_server.client()
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
         health = httpx.get(f"{health_url}/health").json()
         venues_live = all(v["state"] == "live" for v in health["venues"].values()) and len(health["venues"]) == 4
-        if venues_live and client.exists("md:v1:spot_mid") and client.keys("md:v1:iv_surface:*"):
+        if venues_live and client.exists(f"{prefix}:spot_mid") and client.keys(f"{prefix}:iv_surface:*"):
             break
         time.sleep(0.3)
     else:
         proc.kill()
         raise AssertionError(f"not all live: {health}")
     # The health record expires (3 health intervals) once the service is gone: read it while it runs.
-    health_record = json.loads(client.get("md:v1:health"))
+    health_record = json.loads(client.get(f"{prefix}:health"))
     metrics = httpx.get(f"{health_url}/metrics").text
     assert 'mdi_venue_frames_total{venue="kraken"}' in metrics
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
 
-    lake = tmp_path / "lake" / "v1"
+    assert not (tmp_path / "lake").exists()  # the configured lake got no simulated trade
+    assert not client.keys("md:v1:*")  # nor the configured key prefix
+    lake = lake_root / "v1"
     assert STREAMS <= {p.name for p in lake.iterdir()}
     assert not list(lake.rglob("*.tmp"))
     con = duckdb.connect()
@@ -109,13 +115,13 @@ def test_demo_records_every_stream_to_parquet_and_redis(tmp_path: Path, redis_se
     ).fetchall()
     assert dict(quality).get("Ok", 0) >= 1, quality
 
-    spot = json.loads(client.get("md:v1:spot_mid"))
+    spot = json.loads(client.get(f"{prefix}:spot_mid"))
     assert spot["kind"] == "spot_mid_1s" and isinstance(spot["mid"], str)
-    assert client.exists("md:v1:spot_bbo:kraken:BTC-USD", "md:v1:spot_bbo:coinbase:BTC-USD") == 2
-    assert client.exists("md:v1:mark_price:binance:BTC-USDT-PERP") == 1
-    assert client.exists("md:v1:dvol:deribit") == 1
-    assert client.xlen("md:v1:spot_mid:window") >= 1
-    assert health_record["service"]["venues"]["kraken"]["state"] in {"live", "connecting", "backoff"}
+    assert client.exists(f"{prefix}:spot_bbo:kraken:BTC-USD", f"{prefix}:spot_bbo:coinbase:BTC-USD") == 2
+    assert client.exists(f"{prefix}:mark_price:binance:BTC-USDT-PERP") == 1
+    assert client.exists(f"{prefix}:dvol:deribit") == 1
+    assert client.xlen(f"{prefix}:spot_mid:window") >= 1
+    assert health_record["service"]["venues"]["kraken"]["state"] in {"live", "subscribed", "connecting", "backoff"}
 
 
 def test_demo_without_redis_degrades_only_the_redis_sink(tmp_path: Path) -> None:
@@ -123,14 +129,15 @@ def test_demo_without_redis_degrades_only_the_redis_sink(tmp_path: Path) -> None
     try:
         cfg = demo_config(tmp_path, absent.url)
         result = subprocess.run(
-            [sys.executable, "-m", "mdi.cli", "demo", str(cfg), "--duration", "4", "--rate", "50"],
+            [sys.executable, "-m", "mdi.cli", "demo", str(cfg), "--duration", "4", "--rate", "50", "--use-configured-sinks"],
             capture_output=True, text=True, timeout=60,
         )
     finally:
         absent.close()
     assert result.returncode == 0, result.stderr
     assert "stopped cleanly" in result.stderr
+    assert "isolated" not in result.stderr
     assert "redis sink degraded" in result.stderr
-    lake = tmp_path / "lake" / "v1"
+    lake = tmp_path / "lake" / "v1"  # --use-configured-sinks: the configured lake
     rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake}/bbo/**/*.parquet', hive_partitioning=true)").fetchall()
     assert rows[0][0] > 50

@@ -99,10 +99,12 @@ async def test_stale_data_with_live_heartbeats_reconnects(sim: KrakenSimulator, 
         await start(h, tg)
         sim.stalled = True  # heartbeats continue every 0.1 s; no data
         await wait_for(lambda: sim.connect_count >= 2)
-        await wait_for(lambda: h.stats.state == "live")
+        # Re-subscribed and acknowledged, but no data since: not live (issue #11).
+        await wait_for(lambda: h.stats.state == "subscribed")
         sim.stalled = False
         await sim.publish_quote("BTC/USD", "67000.0", "1.0", "67000.1", "2.0")
         await wait_for(lambda: any(b.bid_px == Decimal("67000.0") for b in h.of(BBO)))
+        await wait_for(lambda: h.stats.state == "live")
         tg.cancel_scope.cancel()
     stale = [e for e in h.of(ConnectionStatus) if e.state == "stale"]
     assert stale and stale[0].detail == "no data for 0.5s"

@@ -11,7 +11,7 @@ import pytest
 from kraken_testkit import Clock, Harness, frame
 
 from mdi.connector import PARSE_ERRORS, MalformedFrame
-from mdi.events import BBO, EventBase, SequenceGap, Trade
+from mdi.events import BBO, EventBase, Rejected, SequenceGap, Trade
 
 from mdi_kraken.config import KrakenConfig
 from mdi_kraken.session import KrakenSession
@@ -252,3 +252,51 @@ def test_simulator_demo_frames_parse_into_consistent_events() -> None:
     assert ids == list(range(ids[0], ids[0] + len(ids)))  # consecutive: no gaps, no duplicates
     assert h.stats.gaps == 0 and h.stats.duplicates == 0 and h.stats.parse_errors == 0
 
+
+
+# ----- validation at the edge (issue #11) ----------------------------------------------------------
+
+EPOCH_TICKER = (
+    b'{"channel":"ticker","type":"update","data":[{"symbol":"BTC/USD","bid":0,"bid_qty":0,"ask":0,'
+    b'"ask_qty":0,"last":0,"volume":0,"vwap":0,"low":0,"high":0,"change":0,"change_pct":0,'
+    b'"timestamp":"1970-01-01T00:00:00.000000Z"}]}'
+)
+
+
+def test_a_zero_ticker_stamped_1970_is_not_a_bbo_and_no_latency_sample(h: Harness) -> None:
+    """Seen live in 2026 for some pairs: 0/0 at the epoch is a placeholder, not a quote."""
+    session = h.session()
+    session.frame = EPOCH_TICKER
+    out: list[EventBase] = []
+    assert session.on_frame(EPOCH_TICKER, RECV, out) is False  # not data: staleness still counts
+    assert [type(e) for e in out] == [Rejected]
+    assert (out[0].reason, out[0].symbol, out[0].raw) == ("placeholder_quote", "BTC-USD", EPOCH_TICKER.decode())  # type: ignore[attr-defined]
+    assert h.stats.exchange_latency.n == 0 and h.stats.invalid == {"placeholder_quote": 1}
+
+
+def test_a_real_quote_with_an_epoch_timestamp_keeps_the_quote_without_venue_time(h: Harness) -> None:
+    text = EPOCH_TICKER.replace(b'"bid":0,"bid_qty":0,"ask":0,', b'"bid":67000.1,"bid_qty":0.5,"ask":67000.2,')
+    out: list[EventBase] = []
+    assert h.session().on_frame(text, RECV, out) is True
+    assert isinstance(out[0], BBO) and out[0].ts_exchange is None and out[0].bid_px == Decimal("67000.1")
+    assert h.stats.exchange_latency.n == 0
+
+
+@pytest.mark.parametrize(
+    ("price", "qty", "reason", "field"),
+    [("-68000.1", "0.5", "not_positive", "price"), ("68000.1", "-0.5", "not_positive", "qty"),
+     ("68000.1", "0", "not_positive", "qty"), ("1e400", "0.5", "out_of_range", "price")],
+)
+def test_a_bad_trade_is_rejected_and_the_good_one_beside_it_kept(h: Harness, price: str, qty: str, reason: str, field: str) -> None:
+    text = (
+        '{"channel":"trade","type":"update","data":['
+        f'{{"symbol":"BTC/USD","side":"buy","price":{price},"qty":{qty},"ord_type":"limit","trade_id":1,"timestamp":"2026-03-04T09:15:27.400000Z"}},'
+        '{"symbol":"BTC/USD","side":"sell","price":68000.2,"qty":0.25,"ord_type":"limit","trade_id":2,"timestamp":"2026-03-04T09:15:27.400000Z"}]}'
+    ).encode()
+    session = h.session()
+    session.frame = text
+    out: list[EventBase] = []
+    assert session.on_frame(text, RECV, out) is True
+    rejected, trade = out
+    assert isinstance(rejected, Rejected) and (rejected.reason, rejected.field) == (reason, field)
+    assert isinstance(trade, Trade) and (trade.trade_id, trade.price) == ("2", Decimal("68000.2"))

@@ -9,12 +9,16 @@ vanished mount would fail a write. Removing the file makes the path writable aga
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import anyio
 import duckdb
 import pytest
-from parquet_support import data_files, open_sink, read_stream, running_sink, tmp_files, trades, wait_until
+from mdi.components import SinkContext
+from mdi.stats import SinkStats
+from mdi_parquet.sink import ParquetSink
+from parquet_support import config, data_files, open_sink, read_stream, running_sink, tmp_files, trades, wait_until
 
 FAST_RETRY = {"backoff_initial": 0.02, "backoff_max": 0.1, "flush_interval": 0.05}
 
@@ -94,6 +98,10 @@ async def test_a_lost_root_fails_writes_including_the_index_then_recovers(tmp_pa
 
 @pytest.mark.anyio
 async def test_an_unusable_root_fails_open_loudly(tmp_path: Path) -> None:
+    """The config check refuses such a root (tests/integrity); one that breaks after the check
+    still fails the sink's open, never silently."""
+    sink = ParquetSink(config(tmp_path / "lake"))
     block(tmp_path / "lake")
+    stats = SinkStats(name="parquet", delivery="durable")
     with pytest.raises(OSError):
-        await open_sink(tmp_path / "lake")
+        await sink.open(SinkContext(name="parquet", stats=stats, log=logging.getLogger("mdi.sink.parquet")))

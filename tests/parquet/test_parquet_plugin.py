@@ -53,7 +53,7 @@ def test_defaults_decode_from_an_empty_section() -> None:
         ({"column_scales": {"trade.trade_id": 8}}, r"trade.trade_id is not a decimal column"),
         ({"column_scales": {"trade.size": -1}}, r"Expected `int` >= 0 - at `\$.column_scales\[...\]`"),
         ({"backoff_initial": 2.0, "backoff_max": 1.0}, "backoff_max must be >= backoff_initial"),
-        ({"root": ""}, "root must be a directory path"),
+        ({"root": ""}, "`root`: must be a directory path"),
         ({"rot": "x"}, "Object contains unknown field `rot`"),
     ],
 )

@@ -36,7 +36,7 @@ def test_defaults_decode_from_an_empty_section() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"url": "http://localhost:6379"}, "url must start with redis://"),
+        ({"url": "http://localhost:6379"}, "`url`: must start with redis://"),
         ({"flush_interval": 0}, "flush_interval must be > 0"),
         ({"window_len": 0}, "window_len must be > 0"),
         ({"prefix": "md:"}, "trailing ':'"),

@@ -2,16 +2,23 @@
 
 Each configured connector whose plugin ships a simulator gets one on 127.0.0.1 streaming
 realistic frames; its ``url`` is pointed there. Connectors without a simulator are left out
-(and said so). Sinks run as configured: without a Redis server the Redis sink reports degraded.
-Tests can stall a simulator from outside through ``MDI_DEMO_CONTROL`` (:mod:`mdi.cli.demo_control`).
+(and said so). Without a Redis server the Redis sink reports degraded.
+
+Simulated trades must never land in a user's real lake or cache, so by default every sink whose
+config has a ``root`` (a lake directory) or a ``prefix`` (a key prefix) gets a demo one:
+``<root>-demo`` and ``demo:<prefix>``, printed at start. ``--use-configured-sinks`` opts into
+the configured ones. Tests can stall a simulator from outside through ``MDI_DEMO_CONTROL``
+(:mod:`mdi.cli.demo_control`).
 """
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import anyio
+import msgspec
 import typer
 from anyio.abc import TaskGroup
 
@@ -44,8 +51,46 @@ async def start_simulators(config: Config, host: PluginHost, stack: AsyncExitSta
     return sims
 
 
-async def demo_main(config: Config, rate: float, duration: float) -> Service:
+DEMO_SUFFIX = "-demo"
+DEMO_PREFIX = "demo:"
+
+
+def demo_value(key: str, value: str) -> str:
+    """The demo's own lake root (``data`` -> ``data-demo``) or key prefix (``demo:md:v1``)."""
+    if key == "root":
+        path = Path(value)
+        return str(path.with_name(path.name + DEMO_SUFFIX)) if path.name else value + DEMO_SUFFIX
+    return value if value.startswith(DEMO_PREFIX) else DEMO_PREFIX + value
+
+
+def isolate_sinks(config: Config, host: PluginHost) -> list[str]:
+    """Point every sink's ``root`` and ``prefix`` at demo ones; ``["sinks.x.root = ...", ...]``."""
+    changed: list[str] = []
+    tables = config.components.get("sinks", {})
+    for name in list(config.enabled("sinks")):
+        registered = host.spec("sink", name)
+        if registered is None:
+            continue  # assembly reports the unknown sink
+        defaults: dict[str, Any] = {f.name: f.default for f in msgspec.structs.fields(registered.spec.config_type)}
+        table = dict(tables[name])
+        for key in ("root", "prefix"):
+            value = table.get(key, defaults.get(key))
+            if key in defaults and isinstance(value, str) and value:
+                table[key] = demo_value(key, value)
+                changed.append(f"sinks.{name}.{key} = {table[key]!r}")
+        tables[name] = table
+    return changed
+
+
+async def demo_main(config: Config, rate: float, duration: float, use_configured_sinks: bool = False) -> Service:
     host = build_plugin_host()
+    if not use_configured_sinks:
+        changed = isolate_sinks(config, host)
+        say(
+            f"isolated from the configured sinks: {', '.join(changed) or '(no sink has a root or prefix)'}"
+            " (--use-configured-sinks writes to the configured ones)",
+            prefix="mdi demo", isolated=changed,
+        )
     async with AsyncExitStack() as stack:
         sims = await start_simulators(config, host, stack)
         graph = assemble(config, host)
@@ -67,6 +112,10 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(Path("config.toml"), help="Config whose graph to run."),
         rate: float = typer.Option(20.0, help="Frames per second each simulator sends."),
         duration: float = typer.Option(0.0, help="Stop after this many seconds (0: until Ctrl-C)."),
+        use_configured_sinks: bool = typer.Option(
+            False, "--use-configured-sinks",
+            help="Write to the configured lake root and Redis prefix (default: demo ones, '<root>-demo' and 'demo:<prefix>').",
+        ),
     ) -> None:
         """Run the configured graph against built-in venue simulators (no internet needed)."""
         try:
@@ -77,7 +126,7 @@ def register(app: typer.Typer) -> None:
 
         def go() -> Service:
             try:
-                return anyio.run(demo_main, cfg, rate, duration, backend="asyncio")
+                return anyio.run(demo_main, cfg, rate, duration, use_configured_sinks, backend="asyncio")
             except ConfigError as exc:
                 raise fail(str(exc)) from None
 

@@ -29,7 +29,7 @@ level = "WARNING"
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"connector\s+bitstamp\s+from mdi-bitstamp 0\.1\.0", result.stderr), result.stderr[-3000:]
-    lake = tmp_path / "lake" / "v1"
+    lake = tmp_path / "lake-demo" / "v1"  # mdi demo writes its own lake, never the configured one
     con = duckdb.connect()
     trades = con.execute(
         f"SELECT venue, symbol, count(*), count(DISTINCT trade_id), min(price) > 0 "
