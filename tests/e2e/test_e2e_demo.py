@@ -141,3 +141,17 @@ def test_demo_without_redis_degrades_only_the_redis_sink(tmp_path: Path) -> None
     lake = tmp_path / "lake" / "v1"  # --use-configured-sinks: the configured lake
     rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake}/bbo/**/*.parquet', hive_partitioning=true)").fetchall()
     assert rows[0][0] > 50
+
+
+@pytest.mark.parametrize(("key", "value", "isolated"), [
+    ("root", "./data", "data-demo"),
+    ("root", "/srv/lake/", "/srv/lake-demo"),
+    ("root", "s3://mdi-lake/lake", "s3://mdi-lake/lake-demo"),  # no Path folding of '//'
+    ("root", "s3://mdi-lake/lake/", "s3://mdi-lake/lake-demo"),
+    ("prefix", "md:v1", "demo:md:v1"),
+    ("prefix", "demo:md:v1", "demo:md:v1"),
+])
+def test_demo_sink_values(key: str, value: str, isolated: str) -> None:
+    from mdi.cli.demo_cmd import demo_value
+
+    assert demo_value(key, value) == isolated

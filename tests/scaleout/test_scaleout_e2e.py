@@ -81,7 +81,7 @@ class Shard:
     def start(self) -> None:
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mdi.cli", "demo", str(self.config), "--rate", "40"],
+                [sys.executable, "-m", "mdi.cli", "demo", str(self.config), "--rate", "40", "--use-configured-sinks"],
                 stdout=subprocess.DEVNULL, stderr=err, env=self.env,
             )
 

@@ -58,6 +58,8 @@ DEMO_PREFIX = "demo:"
 def demo_value(key: str, value: str) -> str:
     """The demo's own lake root (``data`` -> ``data-demo``) or key prefix (``demo:md:v1``)."""
     if key == "root":
+        if "://" in value:  # an object-store URL (s3://bucket/prefix): Path would fold its '//'
+            return value.rstrip("/") + DEMO_SUFFIX
         path = Path(value)
         return str(path.with_name(path.name + DEMO_SUFFIX)) if path.name else value + DEMO_SUFFIX
     return value if value.startswith(DEMO_PREFIX) else DEMO_PREFIX + value
