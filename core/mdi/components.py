@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Protocol
 
+import anyio
 import msgspec
 
 from mdi.events import EventBase
@@ -96,6 +98,8 @@ class ConnectorContext:
     transport: Transport
     log: logging.Logger
     clock: Callable[[], int] = now_ns
+    # Waiting between reconnects; replay makes it instant (its clock is the recorded one).
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 
 @dataclass
@@ -108,6 +112,9 @@ class PipelineContext:
     emit: Callable[[list[EventBase]], bool]
     log: logging.Logger
     clock: Callable[[], int] = now_ns
+    # ``timer(due_ns, now_ns)``: a scope that ends when ``clock`` reaches ``due_ns``. None = the
+    # real clock (``anyio.move_on_after``); replay passes its virtual clock's timer.
+    timer: Callable[[int, int], AbstractContextManager[Any]] | None = None
 
 
 @dataclass

@@ -88,6 +88,18 @@ class ServiceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
         return self.instance or host_instance()
 
 
+class CaptureConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Raw frame capture (docs/capture.md): every frame received and sent, per connector."""
+
+    enabled: bool = False
+    root: str = "capture"
+    rotate_bytes: int = 64 * 1024 * 1024  # uncompressed bytes per segment
+    rotate_seconds: float = 3600.0
+    retention_bytes: int = 0  # compressed bytes kept per connector; 0 = no limit
+    retention_seconds: float = 0.0  # segment age; 0 = no limit
+    buffer_bytes: int = 64 * 1024 * 1024  # queued for the writer thread; past it records drop (counted)
+
+
 class _CoreSections(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     service: ServiceConfig = ServiceConfig()
     connectors: dict[str, dict[str, Any]] = {}
@@ -97,6 +109,7 @@ class _CoreSections(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
     supervisor: SupervisorConfig = SupervisorConfig()
     http: HttpConfig = HttpConfig()
     logging: LoggingConfig = LoggingConfig()
+    capture: CaptureConfig = CaptureConfig()
 
 
 @dataclass
@@ -109,6 +122,7 @@ class Config:
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
     # section ("connectors" | "pipeline" | "sinks") -> component name -> raw table
     components: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -185,6 +199,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         supervisor=core.supervisor,
         http=core.http,
         logging=core.logging,
+        capture=core.capture,
         components={"connectors": core.connectors, "pipeline": core.pipeline, "sinks": core.sinks},
     )
 

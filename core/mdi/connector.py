@@ -206,7 +206,7 @@ class WsConnector(ABC, Generic[C]):
                 "connection lost; reconnecting",
                 extra={"venue": ctx.name, "error": error, "delay_s": round(delay, 3), "attempt": attempt},
             )
-            await anyio.sleep(delay)
+            await ctx.sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.config.backoff_max, self.config.backoff_initial * (2**attempt))

@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import anyio
 from anyio.abc import TaskStatus
@@ -43,12 +43,23 @@ log = logging.getLogger("mdi.runtime")
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
+class ContextAdapter(Protocol):
+    """Rewrites the contexts the core hands components: capture (record) and replay use it."""
+
+    def connector(self, ctx: ConnectorContext) -> ConnectorContext: ...
+
+    def pipeline(self, ctx: PipelineContext) -> PipelineContext: ...
+
+    def close(self) -> None: ...
+
+
 class Service:
     """A running (or runnable) graph and its observable state."""
 
-    def __init__(self, graph: Graph, *, clock: Callable[[], int] = now_ns) -> None:
+    def __init__(self, graph: Graph, *, clock: Callable[[], int] = now_ns, adapter: ContextAdapter | None = None) -> None:
         self.graph = graph
         self.clock = clock
+        self.adapter = adapter
         self.stats = ServiceStats()
         self.history = DerivedHistory()  # what the status page charts (fed by a router tap)
         self.router: Router | None = None
@@ -114,6 +125,17 @@ class Service:
             sys.setswitchinterval(previous)
 
     async def _run(self, task_status: TaskStatus[Service], handle_signals: bool) -> None:
+        if self.adapter is None and self.graph.config.capture.enabled:
+            from mdi.capture.record import Recorder
+
+            self.adapter = Recorder(self.graph.config.capture, self.stats, self.graph.config.source)
+        try:
+            await self._run_adapted(task_status, handle_signals)
+        finally:
+            if self.adapter is not None:
+                self.adapter.close()
+
+    async def _run_adapted(self, task_status: TaskStatus[Service], handle_signals: bool) -> None:
         self.stats.started_ns = self.clock()
         watermark = await self._open_sinks()
         router = self.router = self._wire(watermark + 1)
@@ -181,6 +203,8 @@ class Service:
             name=node.name, stats=venue, emit=self.router.emit_ingress,  # type: ignore[union-attr]
             transport=transport, log=logging.getLogger(f"mdi.connector.{node.name}"), clock=self.clock,
         )
+        if self.adapter is not None:
+            ctx = self.adapter.connector(ctx)
 
         def failed() -> None:
             venue.state = "failed"
@@ -194,6 +218,8 @@ class Service:
             name=node.name, stats=comp, inbox=inbox, emit=self.router.emit_derived,  # type: ignore[union-attr]
             log=logging.getLogger(f"mdi.pipeline.{node.name}"), clock=self.clock,
         )
+        if self.adapter is not None:
+            ctx = self.adapter.pipeline(ctx)
         await supervise(lambda: node.component.run(ctx), comp, self.graph.config.supervisor)
 
     async def _run_sink(self, node: Node, inbox: BatchChannel[EventBase]) -> None:

@@ -47,6 +47,7 @@ async def run_ticking(ctx: PipelineContext, interval_ns: int, ingest: Ingest, ti
         raise ValueError(f"interval must be > 0 ns, got {interval_ns}")
     clock, inbox, counters = ctx.clock, ctx.inbox, ctx.stats.counters
     warn = RateLimitedLog(ctx.log)
+    timer = ctx.timer or _real_timer
     due = next_boundary(clock(), interval_ns)
     while True:
         now = clock()
@@ -61,13 +62,17 @@ async def run_ticking(ctx: PipelineContext, interval_ns: int, ingest: Ingest, ti
             continue
         batch: list[EventBase] | None = inbox.get_nowait(65536)  # queued: no timer needed
         if not batch:
-            with anyio.move_on_after((due - now) / 1e9):
+            with timer(due, now):
                 batch = await inbox.get()
         if batch is None:
             return
         if batch:
             counters["events_in"] += len(batch)
             ingest(batch)
+
+
+def _real_timer(due_ns: int, now_ns: int) -> anyio.CancelScope:
+    return anyio.move_on_after((due_ns - now_ns) / 1e9)
 
 
 def _emit(ctx: PipelineContext, events: list[EventBase], warn: RateLimitedLog) -> None:

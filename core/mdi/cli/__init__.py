@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mdi.cli import config_cmd, demo_cmd, plugins_cmd, run_cmd
+from mdi.cli import config_cmd, demo_cmd, plugins_cmd, replay_cmd, run_cmd
 from mdi.cli.version import version_lines
 from mdi.plugins import PluginHost, build_plugin_host
 
@@ -34,6 +34,7 @@ def build_app(host: PluginHost | None = None) -> typer.Typer:
 
     run_cmd.register(app)
     demo_cmd.register(app)
+    replay_cmd.register(app)
     app.add_typer(plugins_cmd.app, name="plugins")
     app.add_typer(config_cmd.app, name="config")
     plugins.pm.hook.mdi_register_commands(cli=app)
