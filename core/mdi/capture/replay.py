@@ -324,6 +324,10 @@ async def replay_run(graph: Graph, run_dir: Path, options: ReplayOptions) -> Ser
     from mdi.runtime import Service
 
     adapter = ReplayAdapter(run_dir, [n.name for n in graph.connectors], options)
+    for node in graph.connectors:
+        url = first_url(run_dir / node.name)
+        if url is not None and hasattr(node.config, "url"):
+            node.config.url = url  # status rows name the URL connected live, not CONFIG's
     service = Service(graph, clock=adapter.clock, adapter=adapter)
     service.stats.components["replay:replay"] = adapter.stats
     async with anyio.create_task_group() as tg:
@@ -333,6 +337,18 @@ async def replay_run(graph: Graph, run_dir: Path, options: ReplayOptions) -> Ser
         finally:
             service.request_stop()
     return service
+
+
+def first_url(directory: Path) -> str | None:
+    """The URL of the first recorded connect (``O`` record) of a connector, if any."""
+    if not directory.is_dir():
+        return None
+    cursor = Cursor(segments(directory))
+    while (record := cursor.peek()) is not None:
+        cursor.pop()
+        if record.kind == OPENED:
+            return record.payload.decode()
+    return None
 
 
 async def _run_service(service: Service, *, task_status: anyio.abc.TaskStatus[Service]) -> None:
