@@ -66,6 +66,7 @@ class ReplayStream:
         while (r := self.cursor.peek()) is not None and r.kind == SENT:
             self.cursor.pop()
             self.stats.counters["replay_diverged"] += 1
+            log.warning("replay diverged: a message sent live was not sent in replay")
 
     def take(self) -> Record:
         record = self.cursor.pop()
@@ -185,7 +186,9 @@ class ReplayClock:
         record = s.cursor.peek()
         if record is not None and record.kind == CLOCK:
             return s.take().t_ns
-        s.stats.counters["replay_diverged"] += 1
+        if record is not None:  # past the end of the capture the clock just stands still
+            s.stats.counters["replay_diverged"] += 1
+            log.warning("replay diverged: a clock read where the capture has %r", record.kind)
         return s.last_ns
 
 
@@ -260,11 +263,12 @@ class ReplayTransport:
         record = s.take()
         if record.kind == FAILED:
             raise TransportError(record.payload.decode())
-        conn = ReplayConnection(s, self.scheduler, record.conn)
-        yield conn
-        record2 = s.cursor.peek()
-        if record2 is not None and record2.kind == CLOSED and record2.conn == record.conn:
-            s.take()
+        try:
+            yield ReplayConnection(s, self.scheduler, record.conn)
+        finally:  # the session ended on its own (stale, ack timeout, age): mdi closed it live
+            after = s.cursor.peek()
+            if after is not None and after.kind == CLOSED and after.conn == record.conn:
+                s.take()
 
 
 async def _instant_sleep(seconds: float) -> None:
