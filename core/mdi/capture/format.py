@@ -77,7 +77,7 @@ def _decompress(path: Path) -> bytes:
     chunks: list[bytes] = []
     try:
         with pa.input_stream(str(path), compression="zstd") as stream:
-            while chunk := stream.read(1 << 20):
+            while chunk := stream.read(1 << 14):  # small reads: a cut stream yields up to the cut
                 chunks.append(chunk)
     except (OSError, pa.ArrowInvalid):
         if not chunks and not path.name.endswith(OPEN_SUFFIX):
