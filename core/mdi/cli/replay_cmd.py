@@ -47,12 +47,12 @@ def register(app: typer.Typer) -> None:
             raise fail("--speed and --max exclude each other: give one")
         if speed is not None and speed <= 0:
             raise fail(f"--speed {speed}: must be > 0")
+        options = ReplayOptions(parse_time(from_, "--from"), parse_time(to, "--to"), None if max_ else (speed or 1.0))
         if not capture_root.is_dir():
             raise fail(f"{capture_root}: no such capture directory (give [capture] root or a run-* directory)")
         run_dirs = runs(capture_root)
         if not run_dirs:
             raise fail(f"{capture_root}: no recorded run found (expected run-*/<connector>/*.mdicap.zst)")
-        options = ReplayOptions(parse_time(from_, "--from"), parse_time(to, "--to"), None if max_ else (speed or 1.0))
         code = 0
         for run_dir in run_dirs:
             code = max(code, _replay_one(run_dir, config, options))
