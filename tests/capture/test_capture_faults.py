@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 from capture_support import VENUE_STREAMS, read_lake, rows_without_seq
 from mdi_kraken.sim import KrakenSimulator
@@ -79,6 +81,23 @@ async def live_run(tmp_path: Path, capture: Path) -> Service:
     return service
 
 
+async def _window_replay(tmp_path: Path, run_dir: Path, live: dict) -> None:  # type: ignore[type-arg]
+    """--from/--to: only the window's events are written, and every one of them."""
+    recv = sorted(live["bbo"].column("ts_recv").to_pylist() + live["trade"].column("ts_recv").to_pylist())
+    start, stop = recv[len(recv) // 4], recv[3 * len(recv) // 4]
+    options = ReplayOptions(from_ns=start, to_ns=stop)
+    await replay_run(graph(config_text(tmp_path / "window", "ws://unused", None)), run_dir, options)
+    window = read_lake(tmp_path / "window")
+    for stream in ("bbo", "trade"):
+        got = rows_without_seq(window[stream])
+        assert got and not got - rows_without_seq(live[stream]), stream  # nothing invented
+        assert all(start <= t <= stop for t in window[stream].column("ts_recv").to_pylist())
+        inside = live[stream].filter(pa.compute.and_(
+            pa.compute.greater(live[stream]["ts_recv"], start + 1_000_000),
+            pa.compute.less(live[stream]["ts_recv"], stop - 1_000_000)))
+        assert not rows_without_seq(inside) - got, stream  # nothing in the window missed
+
+
 async def test_gaps_reconnects_and_stale_replay_as_they_happened(tmp_path: Path) -> None:
     capture = tmp_path / "capture"
     await live_run(tmp_path, capture)
@@ -95,6 +114,7 @@ async def test_gaps_reconnects_and_stale_replay_as_they_happened(tmp_path: Path)
     for stream in VENUE_STREAMS:
         if stream in live:
             assert rows_without_seq(live[stream]) == rows_without_seq(lakes[0][stream]), stream
+    await _window_replay(tmp_path, run_dir, live)
     states = live["status"].column("state").to_pylist()
     assert {"connecting", "connected", "subscribed", "disconnected", "stale"} <= set(states)
     assert live["gap"].num_rows >= 1 and "spot_mid_1s" in lakes[0]
