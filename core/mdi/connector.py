@@ -131,6 +131,14 @@ class VenueSession(ABC):
             f"invalid:{reason}:{field}", "%s: value refused (%s) in field %s: %.80s", self.ctx.name, reason, field, value
         )
 
+    def clock(self) -> int:
+        """Now, in ns: the connector's clock (recorded live, replayed from the capture).
+
+        Prefer the ``recv_ns``/``now_ns`` the loop passes in; when a session needs the time
+        elsewhere it must ask here, never ``time.time()``, or replay cannot reproduce it.
+        """
+        return self.ctx.clock()
+
     def acknowledge(self, key: str) -> None:
         self.pending_acks.discard(key)
         self.subscribed.add(key)
