@@ -41,6 +41,7 @@ GOALS = {
     "redis_p99_ms_at_10k": 25.0,
     "peak_rss_mb": 300.0,
     "parquet_rows_per_s": 1_000_000,
+    "capture_throughput_ratio": 0.90,  # capture on costs at most 10 % of the throughput
 }
 
 
@@ -131,6 +132,24 @@ def print_tables(results: list[dict[str, Any]]) -> None:
             lat = r["latency_ms"][key]
             cells.append(f"{ms(lat['p50'])} / {ms(lat['p99'])} / {ms(lat['p999'])}")
         print(f"{r['scenario']:<18}{cells[0]:>24}{cells[1]:>28}{cells[2]:>30}")
+    print_capture(results)
+
+
+def print_capture(results: list[dict[str, Any]]) -> None:
+    """Capture's cost: throughput with it vs the same scenario without, disk use, replay speed."""
+    by = {r["scenario"]: r for r in results}
+    for r in results:
+        cap = r.get("capture")
+        if not cap:
+            continue
+        base = by.get(r["scenario"].removesuffix("-capture"))
+        ratio = f"{r['events_per_s'] / base['events_per_s']:.1%} of {base['scenario']}" if base else "no baseline this run"
+        rate = cap["replay_events_per_s"]
+        vs_live = f"{rate / r['events_per_s']:.2f}x live" if rate and r["events_per_s"] else "-"
+        print(f"\ncapture ({r['scenario']}): throughput {r['events_per_s']:,.0f} events/s = {ratio}; "
+              f"{cap['bytes_on_disk'] / 1e6:.1f} MB on disk, {cap['bytes_per_event'] or 0:.1f} B/event, "
+              f"{cap['bytes_per_frame'] or 0:.1f} B/frame; replay --max {rate or 0:,.0f} events/s ({vs_live}, "
+              f"exit {cap['replay_exit_code']})")
 
 
 def goals(results: list[dict[str, Any]], components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,6 +176,10 @@ def goals(results: list[dict[str, Any]], components: dict[str, Any]) -> list[dic
                 r["latency_ms"]["receive_to_router"]["p99"], False)
             add(f"{r['scenario']} receive->Redis p99 ms", GOALS["redis_p99_ms_at_10k"],
                 r["latency_ms"]["receive_to_redis"]["p99"], False)
+    add("capture throughput vs without (picows-max-capture / picows-max)", GOALS["capture_throughput_ratio"],
+        _ratio(figure("picows-max-capture", "events_per_s"), figure("picows-max", "events_per_s")), True)
+    add("replay --max events/s vs live (picows-max-capture)", 1.0,
+        _ratio(figure("picows-max-capture", "capture", "replay_events_per_s"), figure("picows-max-capture", "events_per_s")), True)
     add("peak RSS MB (picows-max)", GOALS["peak_rss_mb"], figure("picows-max", "rss_mb", "peak"), False)
     parquet = components.get("parquet", {})
     for kind in ("bbo", "trade"):
@@ -167,6 +190,10 @@ def goals(results: list[dict[str, Any]], components: dict[str, Any]) -> list[dic
     out.append({"goal": "nothing lost (every scenario)", "target": True,
                 "measured": all(r["loss"]["lossless"] for r in results), "met": all(r["loss"]["lossless"] for r in results)})
     return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
 
 
 def print_log_tails(directory: Path, lines: int = 30) -> None:

@@ -53,6 +53,7 @@ class Scenario:
     transport: str
     rate: float  # events/s offered on the blasted connection; 0 = as fast as the client reads
     slow_disk: SlowDisk | None = None
+    capture: bool = False  # [capture] on: its cost is this scenario's throughput vs the same one without
 
 
 @dataclass
@@ -73,6 +74,8 @@ def scenarios(opts: Options, transports: tuple[str, ...], names: tuple[str, ...]
     out: list[Scenario] = []
     for transport in transports:
         out.append(Scenario(f"{transport}-max", transport, 0.0))
+        if transport == "picows":
+            out.append(Scenario(f"{transport}-max-capture", transport, 0.0, capture=True))
         out.append(Scenario(f"{transport}-{opts.latency_rate / 1000:g}k", transport, opts.latency_rate))
     if "picows" in transports:
         out.append(Scenario("picows-slow-disk", "picows", 0.0, opts.slow_disk))
@@ -207,6 +210,8 @@ def service_config(
     doc["sinks"]["redis"]["url"] = redis_url
     if redis_flush_interval is not None:
         doc["sinks"]["redis"]["flush_interval"] = redis_flush_interval
+    if sc.capture:
+        doc["capture"] = {"enabled": True, "root": str(lake.parent / "capture")}
     doc["http"] = {**doc.get("http", {}), "port": 0}
     doc["logging"] = {**doc.get("logging", {}), "level": "WARNING", "format": "json"}
     return to_toml(doc)
@@ -376,11 +381,53 @@ def run_scenario(sc: Scenario, opts: Options, redis: RedisServer, workdir: Path)
         "exit_code": code,
         "drained_snapshot_events": drained["venues"][BLASTED]["events"],
     }
+    if sc.capture:
+        result["capture"] = measure_capture(here, config, fin["routed"], fin["venues"])
     if sc.slow_disk is not None:
         result["slow_disk"]["service_state_at_end_of_window"] = after["sinks"]["slow_parquet"]["state"]
     if not opts.keep:
         _remove_lake(lake)
     return result
+
+
+def measure_capture(here: Path, config: Path, routed: int, venues: dict[str, Any]) -> dict[str, Any]:
+    """Bytes on disk per event and per frame, then ``mdi replay --max`` of the capture: its speed."""
+    root = here / "capture"
+    size = sum(p.stat().st_size for p in root.rglob("*.mdicap.zst*"))
+    frames = sum(v["frames"] for v in venues.values())
+    replay_cfg = here / "replay.toml"
+    doc = tomllib.loads(config.read_text())
+    doc.pop("capture", None)
+    for sink in doc["sinks"].values():
+        if "root" in sink:
+            sink["root"] = str(here / "replay-lake")
+    replay_cfg.write_text(to_toml(doc))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "mdi.cli", "replay", str(root), str(replay_cfg), "--max"],
+                          capture_output=True, text=True, timeout=1800)
+    wall = time.perf_counter() - t0
+    replayed = replay_figures(proc.stderr)
+    out: dict[str, Any] = {
+        "bytes_on_disk": size, "bytes_per_event": size / routed if routed else None,
+        "bytes_per_frame": size / frames if frames else None, "frames": frames,
+        "replay_exit_code": proc.returncode, "replay_wall_s": wall, **replayed,
+    }
+    if proc.returncode != 0:
+        out["replay_stderr_tail"] = proc.stderr[-2000:]
+    _remove_lake(here / "replay-lake") if (here / "replay-lake").exists() else None
+    return out
+
+
+def replay_figures(stderr: str) -> dict[str, Any]:
+    """``mdi: replayed run-...: F frames, E events routed in S s (...)`` -> the figures, summed over runs."""
+    import re
+
+    frames = events = 0
+    seconds = 0.0
+    for m in re.finditer(r"replayed \S+: (\d+) frames, (\d+) events routed in ([\d.]+)s", stderr):
+        frames, events, seconds = frames + int(m[1]), events + int(m[2]), seconds + float(m[3])
+    return {"replay_frames": frames, "replay_events": events, "replay_s": seconds,
+            "replay_events_per_s": events / seconds if seconds else None}
 
 
 def _remove_lake(lake: Path) -> None:
