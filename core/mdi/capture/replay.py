@@ -327,6 +327,9 @@ async def replay_run(graph: Graph, run_dir: Path, options: ReplayOptions) -> Ser
     """Replay one recorded run into ``graph``'s sinks; returns the stopped service."""
     from mdi.runtime import Service
 
+    from mdi.config import HttpConfig
+
+    graph.config.http = HttpConfig(enabled=False)  # a replay serves no /health (no port clashes)
     adapter = ReplayAdapter(run_dir, [n.name for n in graph.connectors], options)
     for node in graph.connectors:
         url = first_url(run_dir / node.name)

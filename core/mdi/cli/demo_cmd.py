@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import anyio
 import msgspec
@@ -108,6 +108,33 @@ async def demo_main(config: Config, rate: float, duration: float, use_configured
         return await run_service(graph, feed)
 
 
+BUNDLED = Path(__file__).resolve().parents[1] / "capture" / "demo"
+
+
+def replay_demo(config: Path, capture: str, use_configured_sinks: bool = False) -> int:
+    """``mdi demo --capture``: the recorded frames, at their recorded pace, into the demo's sinks
+    (isolated like the simulators' demo unless ``--use-configured-sinks``)."""
+    from mdi.capture.format import runs
+    from mdi.capture.replay import ReplayOptions, replay_run
+
+    root = BUNDLED if capture == "bundled" else Path(capture)
+    if not root.is_dir() or not runs(root):
+        raise fail(f"--capture {capture}: no recorded run there (give a [capture] root, a run-* directory or 'bundled')")
+    for run_dir in runs(root):
+        try:
+            cfg = load_config(config)
+            host = build_plugin_host()
+            changed = [] if use_configured_sinks else isolate_sinks(cfg, host)
+            graph = assemble(cfg, host)
+        except ConfigError as exc:
+            raise fail(str(exc)) from None
+        service = anyio.run(replay_run, graph, run_dir, ReplayOptions(speed=1.0), backend="asyncio")
+        print(f"mdi demo: replayed {run_dir.name}: {sum(v.frames for v in service.stats.venues.values())} frames, "
+              f"{service.stats.router.routed} events into the configured sinks", file=sys.stderr)
+        del changed
+    return 0
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -118,6 +145,9 @@ def register(app: typer.Typer) -> None:
             False, "--use-configured-sinks",
             help="Write to the configured lake root and Redis prefix (default: demo ones, '<root>-demo' and 'demo:<prefix>').",
         ),
+        capture: Optional[str] = typer.Option(
+            None, "--capture", help="Replay this capture (or 'bundled': real Kraken and Binance frames) instead of simulators."
+        ),
     ) -> None:
         """Run the configured graph against built-in venue simulators (no internet needed)."""
         try:
@@ -125,6 +155,8 @@ def register(app: typer.Typer) -> None:
         except ConfigError as exc:
             raise fail(str(exc)) from None
         configure_logging(cfg.logging)
+        if capture is not None:
+            raise typer.Exit(replay_demo(config, capture, use_configured_sinks))
 
         def go() -> Service:
             try:

@@ -12,7 +12,6 @@ import typer
 
 from mdi.cli.common import fail, load_graph
 from mdi.cli.run_cmd import configure_logging
-from mdi.config import HttpConfig
 
 TIME_HELP = "RFC 3339 (2026-12-01T22:00:00Z) or integer ns since the epoch."
 
@@ -67,7 +66,6 @@ def _replay_one(run_dir: Path, config: Path | None, options: object) -> int:
     if not path.is_file():
         raise fail(f"{run_dir}: no config.toml kept with this run; give CONFIG")
     _, graph = load_graph(path)
-    graph.config.http = HttpConfig(enabled=False)
     configure_logging(graph.config.logging)
     started = time.perf_counter()
     try:
