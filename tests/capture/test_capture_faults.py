@@ -83,19 +83,18 @@ async def live_run(tmp_path: Path, capture: Path) -> Service:
 
 async def _window_replay(tmp_path: Path, run_dir: Path, live: dict) -> None:  # type: ignore[type-arg]
     """--from/--to: only the window's events are written, and every one of them."""
-    recv = sorted(live["bbo"].column("ts_recv").to_pylist() + live["trade"].column("ts_recv").to_pylist())
+    recv = sorted(set(live["bbo"].column("ts_recv").to_pylist()))
     start, stop = recv[len(recv) // 4], recv[3 * len(recv) // 4]
     options = ReplayOptions(from_ns=start, to_ns=stop)
     await replay_run(graph(config_text(tmp_path / "window", "ws://unused", None)), run_dir, options)
     window = read_lake(tmp_path / "window")
-    for stream in ("bbo", "trade"):
-        got = rows_without_seq(window[stream])
-        assert got and not got - rows_without_seq(live[stream]), stream  # nothing invented
-        assert all(start <= t <= stop for t in window[stream].column("ts_recv").to_pylist())
-        inside = live[stream].filter(pa.compute.and_(
-            pa.compute.greater(live[stream]["ts_recv"], start + 1_000_000),
-            pa.compute.less(live[stream]["ts_recv"], stop - 1_000_000)))
-        assert not rows_without_seq(inside) - got, stream  # nothing in the window missed
+    assert window["bbo"].num_rows
+    for stream in VENUE_STREAMS:
+        if stream in live:
+            ts = live[stream]["ts_recv"]
+            inside = live[stream].filter(pa.compute.and_(pa.compute.greater_equal(ts, start), pa.compute.less_equal(ts, stop)))
+            got = window[stream] if stream in window else inside.slice(0, 0)
+            assert rows_without_seq(got) == rows_without_seq(inside), stream  # exactly the window's rows
 
 
 async def test_gaps_reconnects_and_stale_replay_as_they_happened(tmp_path: Path) -> None:

@@ -303,16 +303,19 @@ class ReplayAdapter:
         )
 
     def _emit(self, stream: ReplayStream, emit: Callable[[list[EventBase]], Awaitable[None]]) -> Callable[[list[EventBase]], Awaitable[None]]:
-        start = self.options.from_ns
+        start, stop = self.options.from_ns, self.options.to_ns
 
         async def filtered(batch: list[EventBase]) -> None:
             if not stream.started:  # the first status, before any gate: take a turn for it too
                 await self.scheduler.gate(stream)
-            if start is not None and stream.step_ns < start:
-                self.stats.counters["replay_before_from"] += len(batch)  # parsed for state only
+            if start is not None or stop is not None:
+                kept = [e for e in batch if (start is None or e.ts_recv >= start) and (stop is None or e.ts_recv <= stop)]
+                self.stats.counters["replay_outside_window"] += len(batch) - len(kept)  # parsed for state only
+                batch = kept
+            if batch:
+                await emit(batch)
+            else:
                 await anyio.lowlevel.checkpoint()
-                return
-            await emit(batch)
 
         return filtered
 

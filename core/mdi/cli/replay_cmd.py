@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
     def replay(
         capture_root: Path = typer.Argument(..., help="A capture root ([capture] root) or one run-* directory in it."),
         config: Optional[Path] = typer.Argument(None, help="Config whose connectors and sinks to use (default: the run's own copy)."),
-        from_: Optional[str] = typer.Option(None, "--from", help="Write only events received at or after TIME. " + TIME_HELP),
-        to: Optional[str] = typer.Option(None, "--to", help="Stop at frames received after TIME. " + TIME_HELP),
+        from_: Optional[str] = typer.Option(None, "--from", help="Write only events with ts_recv >= TIME (earlier frames still build session state). " + TIME_HELP),
+        to: Optional[str] = typer.Option(None, "--to", help="Write only events with ts_recv <= TIME; stop at the first frame after it. " + TIME_HELP),
         speed: Optional[float] = typer.Option(None, "--speed", help="Pace at X times the recorded speed (default 1)."),
         max_: bool = typer.Option(False, "--max", help="As fast as possible."),
     ) -> None:
