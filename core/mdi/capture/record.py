@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from mdi.capture.format import CLOCK, CLOSED, FAILED, FIRST, OPENED, PING, RECV, SENT, TEXT, encode
+from mdi.capture.format import CLOCK, CLOSED, FAILED, FIRST, HEADER, OPENED, PING, RECV, SENT, TEXT, encode
 from mdi.capture.writer import CaptureWriter
 from mdi.components import ConnectorContext, PipelineContext
 from mdi.config import CaptureConfig
@@ -66,16 +66,25 @@ class RecordingConnection:
         self.closed_recorded = False
 
     def _frames(self, frames: list[Frame]) -> list[Frame]:
+        """One ``R`` record per frame, all stamped with one receive time, handed over at once."""
         if frames:
-            stream, conn = self.stream, self.conn
+            stream, conn, pack = self.stream, self.conn, HEADER.pack
             t = stream.raw_clock()
+            parts: list[bytes] = []
+            append = parts.append
+            size = 0
             flags = FIRST
             for frame in frames:
-                if isinstance(frame, str):
-                    stream.add(RECV, conn, frame.encode(), flags | TEXT, t)
+                if frame.__class__ is str:
+                    data = frame.encode()  # type: ignore[union-attr]
+                    append(pack(RECV, flags | TEXT, conn, t, len(data)))
                 else:
-                    stream.add(RECV, conn, frame, flags, t)
+                    data = frame  # type: ignore[assignment]
+                    append(pack(RECV, flags, conn, t, len(data)))
+                append(data)
+                size += len(data)
                 flags = 0
+            stream.writer.add_parts(stream.name, parts, size + HEADER.size * len(frames), len(frames))
         return frames
 
     def _closed(self, exc: TransportError) -> None:

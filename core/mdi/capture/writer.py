@@ -94,7 +94,7 @@ class CaptureWriter:
         self.run = run
         self.config = config
         self.stats = stats
-        self._queue: deque[tuple[str, bytes]] = deque()
+        self._queue: deque[tuple[str, list[bytes]]] = deque()
         self._files: dict[str, SegmentFiles] = {}
         self._queued = 0  # bytes appended (loop thread only)
         self._written = 0  # bytes taken (writer thread only)
@@ -105,14 +105,18 @@ class CaptureWriter:
 
     def add(self, connector: str, record: bytes) -> None:
         """Queue one record; drop and count it when the hand-off is full (never wait)."""
-        n = len(record)
-        if self._queued - self._written + n > self.config.buffer_bytes or self._error is not None:
-            self.stats.counters["capture_dropped"] += 1
+        self.add_parts(connector, [record], len(record), 1)
+
+    def add_parts(self, connector: str, parts: list[bytes], size: int, records: int) -> None:
+        """Queue ``records`` records (``parts`` joined, ``size`` bytes) or drop and count them all."""
+        counters = self.stats.counters
+        if self._queued - self._written + size > self.config.buffer_bytes or self._error is not None:
+            counters["capture_dropped"] += records
             return
-        self._queued += n
-        self._queue.append((connector, record))
-        self.stats.counters["capture_records"] += 1
-        self.stats.counters["capture_bytes"] += n
+        self._queued += size
+        self._queue.append((connector, parts))
+        counters["capture_records"] += records
+        counters["capture_bytes"] += size
 
     def _loop(self) -> None:
         try:
@@ -134,9 +138,9 @@ class CaptureWriter:
         queue = self._queue
         taken = 0
         while queue:
-            connector, record = queue.popleft()
-            by_connector.setdefault(connector, []).append(record)
-            taken += len(record)
+            connector, parts = queue.popleft()
+            by_connector.setdefault(connector, []).extend(parts)
+            taken += sum(map(len, parts))
         for connector, records in by_connector.items():
             files = self._files.get(connector)
             if files is None:
