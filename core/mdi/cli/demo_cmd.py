@@ -129,9 +129,10 @@ def replay_demo(config: Path, capture: str, use_configured_sinks: bool = False) 
         except ConfigError as exc:
             raise fail(str(exc)) from None
         service = anyio.run(replay_run, graph, run_dir, ReplayOptions(speed=1.0), backend="asyncio")
-        print(f"mdi demo: replayed {run_dir.name}: {sum(v.frames for v in service.stats.venues.values())} frames, "
-              f"{service.stats.router.routed} events into the configured sinks", file=sys.stderr)
-        del changed
+        frames = sum(v.frames for v in service.stats.venues.values())
+        where = "the configured sinks" if use_configured_sinks else f"the demo's sinks ({', '.join(changed) or 'no sink has a root or prefix'})"
+        say(f"replayed {run_dir.name}: {frames} frames, {service.stats.router.routed} events into {where}",
+            prefix="mdi demo", run=run_dir.name, frames=frames, events=service.stats.router.routed, isolated=changed)
     return 0
 
 

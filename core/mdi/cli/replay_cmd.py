@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from pathlib import Path
 from typing import Optional
@@ -10,7 +10,7 @@ from typing import Optional
 import anyio
 import typer
 
-from mdi.cli.common import fail, load_graph
+from mdi.cli.common import fail, load_graph, say
 from mdi.cli.run_cmd import configure_logging
 
 TIME_HELP = "RFC 3339 (2026-12-01T22:00:00Z) or integer ns since the epoch."
@@ -71,11 +71,12 @@ def _replay_one(run_dir: Path, config: Path | None, options: object) -> int:
     try:
         service = anyio.run(replay_run, graph, run_dir, options, backend="asyncio")
     except Exception as exc:  # noqa: BLE001 - one clear line, then exit 1
-        print(f"mdi: replay of {run_dir} stopped on an error: {exc}", file=sys.stderr)
+        say(f"replay of {run_dir} stopped on an error: {exc}", level=logging.ERROR, run=run_dir.name)
         return 1
     elapsed = time.perf_counter() - started
     routed = service.stats.router.routed
     frames = sum(v.frames for v in service.stats.venues.values())
-    print(f"mdi: replayed {run_dir.name}: {frames} frames, {routed} events routed in {elapsed:.2f}s "
-          f"({frames / elapsed if elapsed else 0:.0f} frames/s)", file=sys.stderr)
+    say(f"replayed {run_dir.name}: {frames} frames, {routed} events routed in {elapsed:.2f}s "
+        f"({frames / elapsed if elapsed else 0:.0f} frames/s)", run=run_dir.name, frames=frames, events=routed,
+        seconds=round(elapsed, 3))
     return 0
