@@ -54,6 +54,8 @@ def segment_header(connector: str, run: str, segment: int) -> bytes:
 def read_segment(path: Path) -> tuple[dict[str, object], list[Record]]:
     """Header and records of one segment; a segment cut short by a crash yields what is whole."""
     data = _decompress(path)
+    if path.name.endswith(OPEN_SUFFIX) and b"\n" not in data[len(MAGIC):]:
+        return {}, []  # being written (or killed) before its header was flushed: nothing yet
     if not data.startswith(MAGIC):
         raise ValueError(f"{path}: not an mdi capture segment (no {MAGIC!r} header)")
     end = data.index(b"\n", len(MAGIC))
