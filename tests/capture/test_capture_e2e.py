@@ -12,7 +12,7 @@ from pathlib import Path
 
 from capture_support import VENUE_STREAMS, read_lake, rows_without_seq
 
-from mdi.capture.format import RECV, read_segment
+from mdi.capture.format import RECV, batch_frames, read_segment
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "capture.md"
 
@@ -72,7 +72,7 @@ def _docs_script_reads_the_capture(tmp_path: Path, capture: Path) -> None:
     text = DOCS.read_text()
     script = re.search(r"```python\n(.*?)```", text, re.S)
     assert script, "docs/capture.md has no python reader script"
-    assert len(script.group(1).splitlines()) <= 25
+    assert len(script.group(1).splitlines()) <= 25  # "a ~20-line script"
     path = tmp_path / "reader.py"
     path.write_text(script.group(1))
     proc = subprocess.run([sys.executable, str(path), str(capture)], capture_output=True, text=True, timeout=60)
@@ -81,7 +81,7 @@ def _docs_script_reads_the_capture(tmp_path: Path, capture: Path) -> None:
     expected = []
     for segment in sorted(capture.rglob("*.mdicap.zst*")):
         header, records = read_segment(segment)
-        expected += [(header["connector"], r.conn, r.t_ns) for r in records if r.kind == RECV]
+        expected += [(header["connector"], r.conn, r.t_ns) for r in records if r.kind == RECV for _ in batch_frames(r.payload)]
     assert len(lines) == len(expected) > 100
     assert [tuple(line.split(" ", 3)[:3]) for line in lines] == [(c, str(n), str(t)) for c, n, t in expected]
     assert {line.split()[0] for line in lines} == {"kraken", "coinbase", "deribit", "binance"}
@@ -121,4 +121,4 @@ def test_a_capture_cut_by_kill_9_still_replays(tmp_path: Path) -> None:
 def _received(capture: Path) -> int:
     if not capture.exists():
         return 0
-    return sum(1 for p in capture.rglob("*.mdicap.zst*") for r in read_segment(p)[1] if r.kind == RECV)
+    return sum(len(batch_frames(r.payload)) for p in capture.rglob("*.mdicap.zst*") for r in read_segment(p)[1] if r.kind == RECV)

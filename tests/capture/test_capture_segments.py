@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mdi.capture.format import OPEN_SUFFIX, RECV, SUFFIX, encode, read_segment, segments
+from mdi.capture.format import OPEN_SUFFIX, SENT, SUFFIX, encode, read_segment, segments
 from mdi.capture.writer import CaptureWriter
 from mdi.config import CaptureConfig
 from mdi.stats import ComponentStats
 
 
 def records(n: int, size: int = 200) -> list[bytes]:
-    return [encode(RECV, 0, 1, 1_000 + i, (b"%08d" % i) * (size // 8)) for i in range(n)]
+    return [encode(SENT, 0, 1, 1_000 + i, (b"%08d" % i) * (size // 8)) for i in range(n)]
 
 
 def read_all(directory: Path) -> list[int]:

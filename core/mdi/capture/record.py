@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from mdi.capture.format import CLOCK, CLOSED, FAILED, FIRST, HEADER, OPENED, PING, RECV, SENT, TEXT, encode
+from mdi.capture.format import CLOCK, CLOSED, FAILED, HEADER, MORE, OPENED, PING, RECV, SENT, TEXT, batch_payload, encode
 from mdi.capture.writer import CaptureWriter
 from mdi.components import ConnectorContext, PipelineContext
 from mdi.config import CaptureConfig
@@ -66,26 +67,32 @@ class RecordingConnection:
         self.closed_recorded = False
 
     def _frames(self, frames: list[Frame]) -> list[Frame]:
-        """One ``R`` record per frame, all stamped with one receive time, handed over at once."""
+        """One ``R`` record for the whole batch, stamped with one receive time (a few C calls)."""
         if frames:
-            stream, conn, pack = self.stream, self.conn, HEADER.pack
+            stream = self.stream
             t = stream.raw_clock()
-            parts: list[bytes] = []
-            append = parts.append
-            size = 0
-            flags = FIRST
-            for frame in frames:
-                if frame.__class__ is str:
-                    data = frame.encode()  # type: ignore[union-attr]
-                    append(pack(RECV, flags | TEXT, conn, t, len(data)))
-                else:
-                    data = frame  # type: ignore[assignment]
-                    append(pack(RECV, flags, conn, t, len(data)))
-                append(data)
-                size += len(data)
-                flags = 0
-            stream.writer.add_parts(stream.name, parts, size + HEADER.size * len(frames), len(frames))
+            if len(frames) == 1 and frames[0].__class__ is bytes:  # the common case at venue rates
+                frame: bytes = frames[0]  # type: ignore[assignment]
+                record = _ONE.pack(RECV, 0, self.conn, t, len(frame) + 8, 1, len(frame)) + frame
+                stream.writer.add_parts(stream.name, [record], len(record), 1)
+            elif set(map(type, frames)) == {bytes}:
+                record = _batch(0, self.conn, t, frames)  # type: ignore[arg-type]
+                stream.writer.add_parts(stream.name, [record], len(record), 1)
+            else:
+                self._mixed(frames, t)
         return frames
+
+    def _mixed(self, frames: list[Frame], t: int) -> None:
+        """Text frames (httpx-ws), or a mix: one record per run of frames of one type."""
+        stream, flags, i = self.stream, 0, 0
+        while i < len(frames):
+            text = isinstance(frames[i], str)
+            j = i
+            while j < len(frames) and isinstance(frames[j], str) == text:
+                j += 1
+            run = [f.encode() if isinstance(f, str) else f for f in frames[i:j]]
+            stream.writer.add_parts(stream.name, [_batch(flags | (TEXT if text else 0), self.conn, t, run)], 0, 1)
+            flags, i = MORE, j
 
     def _closed(self, exc: TransportError) -> None:
         code = exc.code if isinstance(exc, ConnectionClosed) else None
@@ -119,6 +126,14 @@ class RecordingConnection:
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+_ONE = struct.Struct(HEADER.format + "II")  # header, count 1, length: a one-frame batch in one pack
+
+
+def _batch(flags: int, conn: int, t: int, frames: list[bytes]) -> bytes:
+    payload = batch_payload(frames)
+    return HEADER.pack(RECV, flags, conn, t, len(payload)) + payload
 
 
 class RecordingTransport:

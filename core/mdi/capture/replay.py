@@ -24,7 +24,7 @@ import anyio
 import anyio.abc
 
 from mdi.capture.cursor import Cursor
-from mdi.capture.format import CLOCK, CLOSED, FAILED, FIRST, OPENED, PING, RECV, SENT, TEXT, Record, segments
+from mdi.capture.format import CLOCK, CLOSED, FAILED, MORE, OPENED, PING, RECV, SENT, TEXT, Record, batch_frames, segments
 from mdi.capture.vclock import VirtualClock
 from mdi.components import ConnectorContext, PipelineContext
 from mdi.events import EventBase
@@ -84,6 +84,7 @@ class Scheduler:
         self.stopping = False
         self._bell = anyio.Event()
         self.service: Service | None = None
+        self.last_ns = clock.now
 
     def ring(self) -> None:
         self._bell.set()
@@ -95,6 +96,9 @@ class Scheduler:
             stream.finished = True
             self.ring()
             await anyio.sleep_forever()
+        if self._may_go_on(stream):  # --max fast path: no round trip through the scheduler task
+            stream.started = True
+            return
         stream.waiting = True
         self.ring()
         with anyio.CancelScope(shield=True):  # a receive timeout must not cut a turn short
@@ -104,6 +108,26 @@ class Scheduler:
         stream.started = True
         if self.stopping:
             await anyio.sleep_forever()
+
+    def _may_go_on(self, stream: ReplayStream) -> bool:
+        """This stream's next step is the scheduler's next grant anyway: take it directly.
+
+        True only at full speed, with every other connector at a gate, no pipeline boundary
+        before the step and nothing past ``--to``: exactly when :meth:`run` would grant it next.
+        """
+        if self.options.speed is not None or self.service is None:
+            return False
+        t = _peek_ns(stream)
+        key = (t, stream.index)
+        for other in self.streams:
+            if other is not stream and not other.finished and (not other.waiting or (_peek_ns(other), other.index) < key):
+                return False
+        due = self.clock.next_due()
+        if (due is not None and due < t) or (self.options.to_ns is not None and t > self.options.to_ns):
+            return False
+        stream.step_ns = t
+        self.last_ns = max(self.last_ns, t)
+        return True
 
     async def _all_at_gates(self) -> None:
         while not all(s.waiting or s.finished for s in self.streams):
@@ -115,7 +139,7 @@ class Scheduler:
         self.service = service
         opts = self.options
         real0, first = time.perf_counter(), None
-        last = self.clock.now
+        self.last_ns = self.clock.now
         while True:
             await self._all_at_gates()
             ready = [s for s in self.streams if s.waiting]
@@ -131,10 +155,10 @@ class Scheduler:
                 delay = (t - first) / 1e9 / opts.speed - (time.perf_counter() - real0)
                 if delay > 0:
                     await anyio.sleep(delay)
-            nxt.step_ns, last = t, max(last, t)
+            nxt.step_ns, self.last_ns = t, max(self.last_ns, t)
             nxt.waiting = False
             nxt.grant.set()
-        await self._ticks_until(last + 1)
+        await self._ticks_until(self.last_ns + 1)
         await self._settle(lambda: True)
         self.stopping = True
         for s in self.streams:
@@ -226,9 +250,10 @@ class ReplayConnection:
             self._close_if_recorded()
             return []  # live, this receive timed out: the next record is the clock read after it
         frames: list[Frame] = []
-        while record is not None and record.kind == RECV and (not frames or not record.flags & FIRST):
+        while record is not None and record.kind == RECV and (not frames or record.flags & MORE):
             s.take()
-            frames.append(record.payload.decode() if record.flags & TEXT else record.payload)
+            batch = batch_frames(record.payload)
+            frames.extend([f.decode() for f in batch] if record.flags & TEXT else batch)
             record = s.cursor.peek()
         return frames
 

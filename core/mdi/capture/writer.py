@@ -96,8 +96,12 @@ class CaptureWriter:
         self.stats = stats
         self._queue: deque[tuple[str, list[bytes]]] = deque()
         self._files: dict[str, SegmentFiles] = {}
+        self._limit = config.buffer_bytes
         self._queued = 0  # bytes appended (loop thread only)
+        self._records = 0  # records appended (loop thread only); the writer publishes both below
         self._written = 0  # bytes taken (writer thread only)
+        for key in ("capture_records", "capture_bytes", "capture_dropped", "capture_write_errors"):
+            stats.counters[key] += 0  # every key exists up front: the writer thread only assigns values
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="mdi-capture", daemon=True)
@@ -108,15 +112,14 @@ class CaptureWriter:
         self.add_parts(connector, [record], len(record), 1)
 
     def add_parts(self, connector: str, parts: list[bytes], size: int, records: int) -> None:
-        """Queue ``records`` records (``parts`` joined, ``size`` bytes) or drop and count them all."""
-        counters = self.stats.counters
-        if self._queued - self._written + size > self.config.buffer_bytes or self._error is not None:
-            counters["capture_dropped"] += records
+        """Queue ``records`` records (``parts`` joined; ``size`` bytes, 0 = measure) or drop them, counted."""
+        size = size or sum(map(len, parts))
+        if self._queued - self._written + size > self._limit or self._error is not None:
+            self.stats.counters["capture_dropped"] += records
             return
         self._queued += size
+        self._records += records
         self._queue.append((connector, parts))
-        counters["capture_records"] += records
-        counters["capture_bytes"] += size
 
     def _loop(self) -> None:
         try:
@@ -134,6 +137,8 @@ class CaptureWriter:
                     self.stats.counters["capture_write_errors"] += 1
 
     def _drain(self) -> None:
+        counters = self.stats.counters
+        counters["capture_records"], counters["capture_bytes"] = self._records, self._queued
         by_connector: dict[str, list[bytes]] = {}
         queue = self._queue
         taken = 0
@@ -153,3 +158,4 @@ class CaptureWriter:
         """Write what is queued, finish every segment (idempotent)."""
         self._stop.set()
         self._thread.join()
+        self.stats.counters["capture_records"], self.stats.counters["capture_bytes"] = self._records, self._queued

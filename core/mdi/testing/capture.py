@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import msgspec
 
 from mdi.capture.cursor import Cursor
-from mdi.capture.format import RECV, TEXT, runs, segments
+from mdi.capture.format import RECV, TEXT, batch_frames, runs, segments
 from mdi.capture.replay import ReplayOptions, replay_run
 from mdi.channel import BatchChannel
 from mdi.components import SinkContext, SinkSpec
@@ -79,5 +79,6 @@ def received_frames(capture: Path, connector: str) -> list[tuple[int, Frame]]:
         while (record := cursor.peek()) is not None:
             cursor.pop()
             if record.kind == RECV:
-                out.append((record.t_ns, record.payload.decode() if record.flags & TEXT else record.payload))
+                batch = batch_frames(record.payload)
+                out.extend((record.t_ns, f.decode() if record.flags & TEXT else f) for f in batch)
     return out
