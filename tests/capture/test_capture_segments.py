@@ -94,3 +94,26 @@ def test_a_file_that_is_not_a_capture_is_refused(tmp_path: Path) -> None:
     path.write_bytes(os.urandom(64))
     with pytest.raises(Exception):
         read_segment(path)
+
+
+def test_a_one_frame_batch_is_packed_as_any_batch() -> None:
+    """The one-frame fast path writes exactly the bytes of the general batch encoder."""
+    from mdi.capture.format import HEADER, batch_frames
+    from mdi.capture.record import RecordingConnection, Stream, _batch
+
+    class Keep:
+        def __init__(self) -> None:
+            self.records: list[bytes] = []
+
+        def add_parts(self, connector: str, parts: list[bytes], size: int, records: int) -> None:
+            self.records.append(b"".join(parts))
+
+    keep = Keep()
+    conn = RecordingConnection(None, Stream("kraken", keep, lambda: 42), 3)  # type: ignore[arg-type]
+    frame = b'{"channel":"heartbeat"}'
+    conn._frames([frame])
+    conn._frames([frame, b"x"])
+    conn._frames(["text", "frames"])
+    assert keep.records[0] == _batch(0, 3, 42, [frame])
+    assert keep.records[1] == _batch(0, 3, 42, [frame, b"x"])
+    assert batch_frames(keep.records[2][HEADER.size:]) == [b"text", b"frames"] and keep.records[2][1] == 1  # TEXT
