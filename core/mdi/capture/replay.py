@@ -160,10 +160,14 @@ class Scheduler:
             nxt.grant.set()
         await self._ticks_until(self.last_ns + 1)
         await self._settle(lambda: True)
+        self.release()
+        service.request_stop()
+
+    def release(self) -> None:
+        """Let every connector out of its gate (it then parks, cancellably): the replay ends."""
         self.stopping = True
         for s in self.streams:
             s.grant.set()
-        service.request_stop()
 
     async def _ticks_until(self, t_ns: int) -> None:
         """Serve every pipeline boundary before ``t_ns`` on a settled graph."""
@@ -370,6 +374,7 @@ async def replay_run(graph: Graph, run_dir: Path, options: ReplayOptions) -> Ser
         try:
             await adapter.scheduler.run(service)
         finally:
+            adapter.scheduler.release()  # also on an error: no connector may stay shielded in a gate
             service.request_stop()
     return service
 
