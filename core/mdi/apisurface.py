@@ -34,6 +34,7 @@ TESTING = {
     "mdi.testing.harness": ["ConnectorHarness", "read_frames"],
     "mdi.testing.sources": ["events_source", "EventsSource", "EventsSourcePlugin", "SourceConfig"],
     "mdi.testing.redis_server": ["RedisServer"],
+    "mdi.testing.capture": ["replay_capture", "received_frames"],
 }
 PYTEST_PLUGIN = "mdi.testing.pytest_plugin"
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
