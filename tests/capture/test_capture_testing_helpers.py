@@ -4,13 +4,13 @@ capture shipped in the package (real Kraken and Binance frames, see build_demo_c
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from mdi.cli import build_app
 from mdi.cli.demo_cmd import BUNDLED
 from mdi.events import Trade
 from mdi.testing.capture import received_frames, replay_capture
@@ -49,8 +49,10 @@ def test_demo_replays_the_bundled_capture_into_the_configured_lake(tmp_path: Pat
     cfg = tmp_path / "demo.toml"
     cfg.write_text(f'[connectors.kraken]\n[connectors.binance]\n[sinks.parquet]\nroot = "{tmp_path / "lake"}"\n'
                    '[logging]\nlevel = "ERROR"\n')
-    result = CliRunner().invoke(build_app(), ["demo", str(cfg), "--capture", "bundled"])
-    assert result.exit_code == 0, result.output
-    assert "replayed run-" in result.output
+    # A real process: `mdi demo` sets up logging, which must not leak into other tests' CliRunner.
+    result = subprocess.run([sys.executable, "-m", "mdi.cli", "demo", str(cfg), "--capture", "bundled"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replayed run-" in result.stderr
     written = {p.parts[-4] for p in (tmp_path / "lake" / "v1").rglob("*.parquet")}
     assert {"trade", "bbo", "mark_price", "status"} <= written
