@@ -48,7 +48,7 @@ def mdi(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
 def test_live_capture_replays_twice_into_identical_lakes_matching_live(tmp_path: Path) -> None:
     capture = tmp_path / "capture"
     live_cfg = write_config(tmp_path / "live.toml", tmp_path / "live", capture)
-    mdi("demo", str(live_cfg), "--rate", "40", "--duration", "3")
+    mdi("demo", str(live_cfg), "--rate", "40", "--duration", "3", "--use-configured-sinks")
     lakes = []
     for name in ("r1", "r2"):
         cfg = write_config(tmp_path / f"{name}.toml", tmp_path / name, None)
@@ -94,7 +94,7 @@ def test_a_capture_cut_by_kill_9_still_replays(tmp_path: Path) -> None:
 
     capture = tmp_path / "capture"
     live_cfg = write_config(tmp_path / "live.toml", tmp_path / "live", capture)
-    proc = subprocess.Popen([sys.executable, "-m", "mdi.cli", "demo", str(live_cfg), "--rate", "40"],
+    proc = subprocess.Popen([sys.executable, "-m", "mdi.cli", "demo", str(live_cfg), "--rate", "40", "--use-configured-sinks"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

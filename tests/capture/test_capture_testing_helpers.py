@@ -45,7 +45,7 @@ def test_received_frames_are_the_venue_bytes() -> None:
     assert times == sorted(times) and len(times) > 10
 
 
-def test_demo_replays_the_bundled_capture_into_the_configured_lake(tmp_path: Path) -> None:
+def test_demo_replays_the_bundled_capture_into_the_demo_lake(tmp_path: Path) -> None:
     cfg = tmp_path / "demo.toml"
     cfg.write_text(f'[connectors.kraken]\n[connectors.binance]\n[sinks.parquet]\nroot = "{tmp_path / "lake"}"\n'
                    '[logging]\nlevel = "ERROR"\n')
@@ -54,5 +54,6 @@ def test_demo_replays_the_bundled_capture_into_the_configured_lake(tmp_path: Pat
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replayed run-" in result.stderr
-    written = {p.parts[-4] for p in (tmp_path / "lake" / "v1").rglob("*.parquet")}
+    assert not (tmp_path / "lake").exists()  # a demo never writes into the configured lake
+    written = {p.parts[-4] for p in (tmp_path / "lake-demo" / "v1").rglob("*.parquet")}
     assert {"trade", "bbo", "mark_price", "status"} <= written
