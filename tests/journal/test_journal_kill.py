@@ -90,6 +90,9 @@ def check_lake(lake: Path, before: list, recorder: PubSubRecorder, killed_at: fl
     # bounded loss, per stream: what is missing was published in the last fsync_interval (+ slack)
     missing = [p for p in before if p.seq not in by_seq]
     too_old = [p for p in missing if p.at < killed_at - FSYNC - SLACK]
+    oldest_missing = max((killed_at - p.at for p in missing), default=0.0)
+    print(f"killed run: {len(before)} notifications, {len(missing)} of their events not in the lake, "
+          f"the oldest published {oldest_missing:.3f} s before the kill; lake rows {len(rows)}")  # -s shows it
     assert not too_old, f"{len(too_old)} published events older than the loss bound are not in the lake: {too_old[:5]}"
     kept = {p.key.split(":")[2] for p in before if p.seq in by_seq}
     assert SLOW_KINDS | {"spot_bbo", "trade"} <= kept
