@@ -104,7 +104,7 @@ class Journal:
 
     def committed(self, sink: str, seq: int) -> None:
         """A durable sink's report: every event it was given with ``seq <= seq`` is committed."""
-        if seq > self._marks.get(sink, 0):
+        if sink in self._marks and seq > self._marks[sink]:  # only sinks that take part count
             self._marks[sink] = seq
 
     async def close(self) -> None:

@@ -60,7 +60,11 @@ class JournalRun:
             else:
                 log.warning("durable sink does not implement recovery_marks: the journal cannot recover it "
                             "after a crash", extra={"sink": name})
-        await anyio.to_thread.run_sync(self.journal.start, first_seq)
+        try:
+            await anyio.to_thread.run_sync(self.journal.start, first_seq)
+        except OSError as exc:
+            raise RuntimeError(f"journal {self.journal.store.root}: cannot begin a segment ({exc}); "
+                               "free space on that disk or point [journal] root elsewhere") from exc
 
     async def recover(self, durable: Sequence[DurableInput]) -> None:
         """Hand each taking-part sink the journaled events it has not stored (before routing)."""
