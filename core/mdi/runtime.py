@@ -151,7 +151,7 @@ class Service:
                 await self._run_core(router, task_status)
             finally:
                 if self.journal is not None:
-                    await self.journal.close()
+                    await self.journal.close(lambda: self.forced)
             outer.cancel_scope.cancel()
         self.stats.state = "stopped"
         self._log_final_counts()

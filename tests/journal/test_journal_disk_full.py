@@ -14,14 +14,20 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+import anyio
+import pytest
 
 from bench.full import Child
 from bench.lake import count_lake
+from mdi.channel import BatchChannel
+from mdi.events import EventBase
+from mdi.journal import Target, replay
 from mdi.testing.redis_server import RedisServer
 
 from crash_support import MdiRun, crash_config, wait_for
-from journal_support import new_journal
+from journal_support import batch, new_journal
 
 TMPFS_SIZE = "16m"
 
@@ -100,3 +106,37 @@ def limit_journal(text: str) -> str:
     text = text.replace("ingress_capacity = 200000", "ingress_capacity = 5000")
     return text.replace("[journal]\n", "[journal]\nmax_pending_bytes = 262144\n", 1).replace(
         "segment_bytes = 67108864", "segment_bytes = 1048576")
+
+
+@pytest.mark.anyio
+async def test_refused_writes_are_retried_and_cut_back_and_a_forced_close_gives_up(tmp_path: Path) -> None:
+    """The journal alone on a full tmpfs: it turns down with the reason, keeps the records and
+    writes them once space returns; a forced close while the disk is full returns at once; the
+    file holds exactly the records that were made durable, nothing half-written."""
+    with small_disk(tmp_path / "disk") as disk:
+        journal = new_journal(disk / "journal", fsync_interval=0.01, retry_interval=0.05)
+        journal.open()
+        journal.start(1)
+        filler = fill(disk)
+        await journal.reserve_through(100)
+        await journal.append(batch(1, 100))
+        await until(lambda: journal.stats.state == "down")
+        assert "No space left on device" in journal.stats.detail and journal.durable_seq == 0
+        filler.unlink()
+        await until(lambda: journal.durable_seq == 100 and journal.stats.state == "ok")
+        filler = fill(disk)
+        await journal.append(batch(101, 100))
+        await until(lambda: journal.stats.counters["write_errors"] >= 3)
+        assert await journal.close(give_up=lambda: True) is False
+        reopened = new_journal(disk / "journal")
+        assert reopened.open().torn_bytes == 0
+        channel: BatchChannel[EventBase] = BatchChannel("sink:t", 10_000)
+        await replay(reopened, [Target("t", channel, {})])
+        channel.close()
+        assert [e.seq for b in [b async for b in channel] for e in b] == list(range(1, 101))
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    with anyio.fail_after(timeout):
+        while not condition():
+            await anyio.sleep(0.01)

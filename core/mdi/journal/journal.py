@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import anyio
 
@@ -107,15 +108,25 @@ class Journal:
         if sink in self._marks and seq > self._marks[sink]:  # only sinks that take part count
             self._marks[sink] = seq
 
-    async def close(self) -> None:
-        """Commit everything appended, then stop the worker (the ordered shutdown's last step)."""
+    async def close(self, give_up: Callable[[], bool] = lambda: False) -> bool:
+        """Commit everything appended, then stop the worker (the ordered shutdown's last step).
+
+        While the disk refuses writes this waits for space (a clean stop loses nothing), unless
+        ``give_up()`` turns true (a forced exit): then it returns False and what still waited in
+        memory is lost (logged). The worker is a daemon thread: it does not hold the process."""
         with self._cond:
             self._closing = True
             self._cond.notify()
-        if self._thread is not None:
-            await anyio.to_thread.run_sync(self._thread.join)
+        thread = self._thread
+        while thread is not None and thread.is_alive():
+            if give_up():
+                log.error("journal closed before its last records were durable (forced exit)",
+                          extra={"bytes_lost": self._waiting_bytes, "reason": self._blocked})
+                return False
+            await anyio.sleep(WAIT_POLL_S * 10)
         self.store.close()
         self._update_gauges()
+        return True
 
     # ----- the worker thread ----------------------------------------------------------------
     def _work(self) -> None:

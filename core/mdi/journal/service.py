@@ -83,6 +83,8 @@ class JournalRun:
                    "rows_per_s": round(rate), "per_sink": done.per_sink},
         )
 
-    async def close(self) -> None:
+    async def close(self, give_up: Callable[[], bool]) -> None:
+        """The journal's last group commit; shielded, so a forced exit (``give_up``) is the only
+        thing that cuts it short."""
         with anyio.CancelScope(shield=True):
-            await self.journal.close()
+            await self.journal.close(give_up)
