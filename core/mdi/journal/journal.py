@@ -85,16 +85,18 @@ class Journal:
             with self._cond:
                 self._want_reserved = last_seq + self.config.reserve
                 self._cond.notify()
-        while last_seq > self.reserved:
+        if last_seq > self.reserved:
             self.stats.counters["reserve_waits"] += 1
-            await anyio.sleep(WAIT_POLL_S)
+            while last_seq > self.reserved:
+                await anyio.sleep(WAIT_POLL_S)
 
     async def append(self, batch: list[EventBase]) -> None:
         """Queue one stamped batch for the next group commit; waits while too much waits."""
         record = encode_batch(batch)
-        while self._waiting_bytes + len(record) > self.config.max_pending_bytes and self._waiting_bytes:
+        if self._over(len(record)):
             self.stats.counters["append_waits"] += 1
-            await anyio.sleep(WAIT_POLL_S)
+            while self._over(len(record)):
+                await anyio.sleep(WAIT_POLL_S)
         with self._cond:
             self._pending.append(record)
             self._pending_seq = batch[-1].seq
@@ -102,6 +104,10 @@ class Journal:
         counters = self.stats.counters
         counters["events"] += len(batch)
         counters["records"] += 1
+
+    def _over(self, size: int) -> bool:
+        """Would one more record of ``size`` exceed ``max_pending_bytes``? (One always fits alone.)"""
+        return self._waiting_bytes > 0 and self._waiting_bytes + size > self.config.max_pending_bytes
 
     def committed(self, sink: str, seq: int) -> None:
         """A durable sink's report: every event it was given with ``seq <= seq`` is committed."""
