@@ -9,6 +9,7 @@ same lake and journal, stopped with SIGTERM; then every row is counted.
   (plus one commit, allowed :data:`SLACK` on a loaded machine), in every stream, slow ones too
   (Parquet's ``flush_interval`` is the shipped 60 s, so they were only in the journal);
 - the half-written record is dropped and counted; recovered rows are in /metrics;
+- after the clean stop only the restarted run's segment is left (the recovered ones released);
 - the SIGTERM-stopped run loses nothing it published."""
 
 from __future__ import annotations
@@ -52,14 +53,18 @@ def test_kill_9_under_load_then_restart_loses_at_most_fsync_interval_and_reuses_
             restarted_ns = time.time_ns()
             second = MdiRun(config, tmp_path / "run2.log")
             second.wait_live()
-            assert second.metric("mdi_sink_recovered_rows_total") > 0
+            recovered = second.metric("mdi_sink_recovered_rows_total")
+            assert recovered > 0
             assert second.metric("mdi_sink_torn_bytes_total") == torn
+            print(f"recovered {recovered:.0f} rows in {second.metric('mdi_sink_recovery_seconds'):.3f} s")
             published_before = [p for p in recorder.seen if p.at < killed_at]
             high_before = max(p.seq for p in published_before)
             live_at = time.monotonic()
             wait_for(lambda: SLOW_KINDS <= recorder.kinds(after=live_at), 60, "the restarted run publishing every slow stream")
             assert second.stop() == 0
             recorder.stop()
+            # the killed run's segment went once its events were in the lake; the new one stays
+            assert [p.name for p in journal.glob("wal-*.seg")] == ["wal-0000000002.seg"]
         finally:
             sim.close()
     check_lake(lake, published_before, recorder, killed_at, restarted_ns, high_before)
