@@ -23,7 +23,7 @@ from mdi.channel import BatchChannel
 from mdi.components import ConnectorContext, PipelineContext, SinkContext
 from mdi.events import TYPE_OF_KIND, EventBase
 from mdi.graph import Graph, Node
-from mdi.journal.service import JournalRun
+from mdi.journal.service import STATS_NAME, JournalRun
 from mdi.router import Router
 from mdi.stats import ComponentStats, ServiceStats, SinkStats, VenueStats
 from mdi.statuspage.history import DerivedHistory
@@ -97,6 +97,8 @@ class Service:
         config = self.graph.config.journal
         high = 0
         if config.enabled:
+            if any(n.name == STATS_NAME for n in self.graph.sinks):
+                raise RuntimeError(f"a sink is named {STATS_NAME!r}, the name the journal reports under; rename that sink")
             self.journal = JournalRun(config, self.stats)
             high = await self.journal.open()
         first_seq = max(await self._open_sinks(), high) + 1
