@@ -12,7 +12,7 @@ import pytest
 from mdi.channel import BatchChannel
 from mdi.events import EventBase, encode_events
 from mdi.journal import Target, replay
-from mdi.journal.format import encode_batch
+from mdi.journal.format import EVENTS, encode_batch, frame
 
 from journal_support import batch, new_journal, segments, wait_for, write_journal
 
@@ -68,6 +68,21 @@ async def test_corrupt_last_record_fails_its_checksum(tmp_path: Path) -> None:
     assert stats_journal.stats.counters["torn_segments"] == 1
     got, _ = await replay_all(tmp_path)
     assert [e.seq for e in got] == list(range(1, 11))
+
+
+async def test_a_whole_record_of_unknown_events_is_skipped_and_counted(tmp_path: Path) -> None:
+    await write_journal(tmp_path, [batch(1, 10)])
+    [segment] = segments(tmp_path)
+    with segment.open("ab") as f:
+        f.write(frame(EVENTS, 11, 12, b"\x92\x81\xa4kind\xa5alien\x81\xa4kind\xa5alien"))  # checksum holds
+        f.write(encode_batch(batch(13, 5)))
+    journal = new_journal(tmp_path)
+    journal.open()
+    channel: BatchChannel[EventBase] = BatchChannel("sink:test", 1000)
+    done = await replay(journal, [Target("test", channel, {})])
+    channel.close()
+    assert done.undecodable == 1
+    assert [e.seq for b in [b async for b in channel] for e in b] == [*range(1, 11), *range(13, 18)]
 
 
 async def test_reservation_is_durable_and_above_every_number_used(tmp_path: Path) -> None:

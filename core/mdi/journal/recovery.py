@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol, runtime_checkable
 
 import anyio
+import msgspec
 
 from mdi.channel import BatchChannel
 from mdi.events import KIND_OF, EventBase
@@ -44,6 +45,7 @@ class Replayed:
     rows: int = 0  # events handed to sinks, summed over sinks
     read: int = 0  # events read from the journal
     seconds: float = 0.0
+    undecodable: int = 0  # records whose checksum holds but whose events this version cannot decode
     per_sink: dict[str, int] = field(default_factory=dict)
 
 
@@ -61,7 +63,13 @@ async def replay(journal: Journal, targets: list[Target]) -> Replayed:
         for record, _ in iter_records(memoryview(data)[: scan.good_size]):
             if record.kind != EVENTS or record.last_seq <= floor:
                 continue
-            events = decode_payload(record.payload)
+            try:
+                events = decode_payload(record.payload)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:  # whole, but not events we know
+                out.undecodable += 1
+                log.error("journal record cannot be decoded; skipped", extra={
+                    "segment": scan.path.name, "first_seq": record.first_seq, "last_seq": record.last_seq, "error": str(exc)})
+                continue
             out.read += len(events)
             for target in targets:
                 await _hand(journal, target, events)

@@ -75,6 +75,7 @@ class JournalRun:
         ]
         done = await replay(self.journal, targets)
         self.stats.counters["recovered_rows"] += done.rows
+        self.stats.counters["undecodable_records"] += done.undecodable
         self.stats.gauges["recovery_seconds"] = round(done.seconds, 6)
         rate = done.read / done.seconds if done.seconds > 0 else 0.0
         log.info(
