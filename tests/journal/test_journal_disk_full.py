@@ -128,6 +128,10 @@ async def test_refused_writes_are_retried_and_cut_back_and_a_forced_close_gives_
         await journal.append(batch(101, 100))
         await until(lambda: journal.stats.counters["write_errors"] >= 3)
         assert await journal.close(give_up=lambda: True) is False
+        worker = journal._thread
+        assert worker is not None
+        await anyio.to_thread.run_sync(worker.join, 30)
+        assert not worker.is_alive()  # the worker stopped too: nothing keeps retrying behind the caller
         reopened = new_journal(disk / "journal")
         assert reopened.open().torn_bytes == 0
         channel: BatchChannel[EventBase] = BatchChannel("sink:t", 10_000)

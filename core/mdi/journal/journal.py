@@ -52,6 +52,7 @@ class Journal:
         self._want_reserved = 0
         self._marks: dict[str, int] = {}  # durable sink -> every event up to this seq is committed
         self._closing = False
+        self._abandoned = False  # a forced close gave up: the worker stops at its next turn
         self._thread: threading.Thread | None = None
         self._blocked = ""  # why the worker cannot write (empty when it can)
 
@@ -126,6 +127,7 @@ class Journal:
         thread = self._thread
         while thread is not None and thread.is_alive():
             if give_up():
+                self._abandoned = True
                 log.error("journal closed before its last records were durable (forced exit)",
                           extra={"bytes_lost": self._waiting_bytes, "reason": self._blocked})
                 return False
@@ -150,6 +152,8 @@ class Journal:
                 want, closing = self._want_reserved, self._closing
             if self._commit(taken, taken_seq, want):
                 taken = []
+            elif self._abandoned:
+                return
             elif closing:
                 time.sleep(self.config.retry_interval)  # keep trying: a clean stop loses nothing
             else:
