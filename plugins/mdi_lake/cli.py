@@ -157,3 +157,27 @@ def query_cmd(
     except LakeError as exc:
         raise _fail(str(exc), 1) from None
     write(table, fmt, str(out) if out else None)
+
+
+@app.command("report")
+def report_cmd(
+    root: str = ROOT,
+    out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
+    start: Optional[str] = typer.Option(None, "--from", help="Only rows received from this time (ISO, UTC)."),
+    end: Optional[str] = typer.Option(None, "--to", help="Only rows received before this time (ISO, UTC)."),
+) -> None:
+    """Write one self-contained HTML file with coverage, volume, spot mid and IV charts."""
+    from mdi_lake.prune import parse_moment
+    from mdi_lake.report import build_report
+
+    try:
+        window = [parse_moment(t) if t else None for t in (start, end)]
+    except ValueError:
+        raise _fail("--from/--to: use YYYY-MM-DD or 2024-05-27T12:00:00Z") from None
+    lake = _open(root)
+    try:
+        html = build_report(lake, scan(lake), window[0], window[1])
+    except LakeError as exc:
+        raise _fail(str(exc), 1) from None
+    out.write_text(html, encoding="utf-8")
+    typer.echo(f"wrote {out} ({len(html) // 1024} KiB)")
