@@ -111,6 +111,8 @@ def compact_cmd(
     typer.echo(f"compacted {stats.partitions} partition(s): {stats.files_in} files -> {stats.files_out}, {stats.rows} rows")
     if show_stats:
         typer.echo(f"{stats.rows_per_s:,.0f} rows/s in {stats.seconds:.2f} s; {stats.bytes_in} bytes -> {stats.bytes_out}")
+    if stats.failed:
+        raise typer.Exit(1)
 
 
 @app.command("prune")

@@ -71,6 +71,7 @@ class CompactStats:
     bytes_out: int = 0
     seconds: float = 0.0
     recovered: int = 0
+    failed: int = 0
 
     @property
     def rows_per_s(self) -> float:
@@ -97,7 +98,12 @@ def compact(lake: Lake, settings: Settings, now_s: float | None = None, log: lis
             if log is not None:
                 log.append(f"skipped {p.partition}: {p.skipped}")
             continue
-        _compact_partition(lake, p, settings, mode, stats)
+        try:
+            _compact_partition(lake, p, settings, mode, stats)
+        except (RuntimeError, OSError, pa.ArrowException) as exc:
+            stats.failed += 1  # nothing visible changed unless the intent was written; the next run repairs
+            if log is not None:
+                log.append(f"failed {p.partition}: {exc}")
     stats.seconds = time.perf_counter() - started
     return stats
 

@@ -62,6 +62,9 @@ def _plan_partition(lake: Lake, partition: str, files: list[DataFile], target_ro
             footers[file.rel] = read_footer(lake, file)
         except READ_ERRORS as exc:
             return PartitionPlan(partition, files, skipped=f"{file.rel} is unreadable ({exc}); see `mdi lake verify`")
+    for file in files:
+        if footers[file.rel].int_meta("first_seq") is None or footers[file.rel].int_meta("last_seq") is None:
+            return PartitionPlan(partition, files, skipped=f"{file.rel} has no mdi.first_seq/mdi.last_seq metadata; see `mdi lake verify`")
     schemas = {footers[f.rel].schema.remove_metadata().to_string() for f in files}
     if len(schemas) > 1:
         return PartitionPlan(partition, files, skipped="its files have different column types; see `mdi lake verify`")
