@@ -75,6 +75,8 @@ def scan(lake: Lake) -> Catalog:
 
 
 def _classify(catalog: Catalog, rel: str, info: pafs.FileInfo) -> None:
+    if rel == f"{STAGING}/.lock":
+        return
     if rel.startswith(STAGING + "/"):
         catalog.staging.append(rel)
         return

@@ -11,6 +11,7 @@ import typer
 
 from mdi_lake.catalog import scan
 from mdi_lake.lakefs import Lake, LakeError, open_lake
+from mdi_lake.lock import lake_lock
 
 app = typer.Typer(help="Inspect and maintain a Parquet lake (local path or s3:// URI).", no_args_is_help=True)
 ROOT = typer.Argument(..., help="The lake root: the parquet sink's `root` (a path or s3://bucket/prefix).")
@@ -155,7 +156,7 @@ def query_cmd(
         raise _fail("--format parquet needs --out FILE")
     lake = _open(root)
     try:
-        table = run(lake, scan(lake), sql)
+        table = run(lake, sql)
     except LakeError as exc:
         raise _fail(str(exc), 1) from None
     write(table, fmt, str(out) if out else None)
@@ -178,7 +179,8 @@ def report_cmd(
         raise _fail("--from/--to: use YYYY-MM-DD or 2024-05-27T12:00:00Z") from None
     lake = _open(root)
     try:
-        html = build_report(lake, scan(lake), window[0], window[1])
+        with lake_lock(lake, exclusive=False):
+            html = build_report(lake, scan(lake), window[0], window[1])
     except LakeError as exc:
         raise _fail(str(exc), 1) from None
     out.write_text(html, encoding="utf-8")

@@ -34,30 +34,18 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 import mdi
-from mdi_lake.catalog import STAGING, Catalog, DataFile, scan
+from mdi_lake.catalog import STAGING, DataFile, scan
 from mdi_lake.footer import read_table
+from mdi_lake.intents import INTENT_SUFFIX, Intent, Output, intent_rel, partition_of, read_intent
 from mdi_lake.lakefs import Lake
+from mdi_lake.lock import LOCK_NAME, lake_lock
 from mdi_lake.plan import Group, PartitionPlan, plan
 from mdi_lake.swap import ExchangeUnsupported, exchange, exchange_supported
 from mdi_lake.writeopts import write_options
 from mdi_parquet.layout import INDEX_NAME, META_PREFIX, TMP_SUFFIX, parse_part, part_name
 from mdi_parquet.storage import fsync_path, write_atomic, write_bytes_atomic
 
-INTENT_SUFFIX = ".intent.json"
 CRASH_ENV = "MDI_LAKE_CRASH_AT"  # tests: SIGKILL this process at the named step
-
-
-class Output(msgspec.Struct, frozen=True):
-    name: str
-    rows: int
-
-
-class Intent(msgspec.Struct, frozen=True, kw_only=True):
-    format: int = 1
-    partition: str
-    mode: str  # "exchange" or "replace"
-    inputs: list[str]  # names of the files being merged away
-    outputs: list[Output]
 
 
 @dataclass
@@ -144,7 +132,7 @@ def _compact_partition(lake: Lake, p: PartitionPlan, settings: Settings, mode: s
         _checkpoint("intent_written")
         outputs = [_write_group(lake, g, settings, p.partition) for g in merged]
         _checkpoint("outputs_written")
-    _finish(lake, _read_intent(lake, p.partition))
+    _finish(lake, read_intent(lake, p.partition))
     stats.partitions += 1
     stats.files_in += len(inputs)
     stats.files_out += len(outputs)
@@ -213,7 +201,8 @@ def _fresh_dir(path: Path) -> None:
 def _swap(lake: Lake, partition: str) -> None:
     live, staging = Path(lake.path(partition)), Path(lake.path(f"{STAGING}/{partition}"))
     try:
-        exchange(str(live), str(staging))
+        with lake_lock(lake, exclusive=True):
+            exchange(str(live), str(staging))
     except ExchangeUnsupported:
         raise RuntimeError(f"cannot exchange {live} atomically; run with --mode replace") from None
     fsync_path(live.parent, directory=True)
@@ -222,12 +211,8 @@ def _swap(lake: Lake, partition: str) -> None:
 
 
 # ----- intent files and recovery ------------------------------------------------------------
-def _intent_rel(partition: str) -> str:
-    return f"{STAGING}/{partition}{INTENT_SUFFIX}"
-
-
 def _put_intent(lake: Lake, intent: Intent) -> None:
-    _put(lake, _intent_rel(intent.partition), msgspec.json.encode(intent))
+    _put(lake, intent_rel(intent.partition), msgspec.json.encode(intent))
 
 
 def _put(lake: Lake, rel: str, data: bytes) -> None:
@@ -238,10 +223,6 @@ def _put(lake: Lake, rel: str, data: bytes) -> None:
         write_bytes_atomic(path, data)
     else:
         lake.write_bytes(rel, data)
-
-
-def _read_intent(lake: Lake, partition: str) -> Intent:
-    return msgspec.json.decode(lake.read_bytes(_intent_rel(partition)), type=Intent)
 
 
 def _names(lake: Lake, rel_dir: str) -> set[str]:
@@ -267,7 +248,7 @@ def _finish(lake: Lake, intent: Intent) -> None:
         _checkpoint("inputs_deleted")
     if done:
         _repoint_heads(lake, intent)
-    lake.delete(_intent_rel(intent.partition))
+    lake.delete(intent_rel(intent.partition))
 
 
 def _repoint_heads(lake: Lake, intent: Intent) -> None:
@@ -316,18 +297,14 @@ def recover(lake: Lake) -> int:
     """Finish or undo every interrupted compaction; the number of partitions repaired."""
     base = lake.path(STAGING)
     infos = lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    intents = sorted(lake.rel(i.path)[len(STAGING) + 1 : -len(INTENT_SUFFIX)] for i in infos if i.path.endswith(INTENT_SUFFIX))
+    intents = sorted(partition_of(lake.rel(i.path)) for i in infos if i.path.endswith(INTENT_SUFFIX))
     for partition in intents:
-        _finish(lake, _read_intent(lake, partition))
-    leftovers = [i for i in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True)) if i.type == pafs.FileType.File]
+        _finish(lake, read_intent(lake, partition))
+    leftovers = [i for i in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True)) if i.type == pafs.FileType.File and i.base_name != LOCK_NAME]
+    for info in leftovers:  # staging without an intent: nothing visible had changed
+        lake.fs.delete_file(info.path)
     if leftovers and lake.local:
-        shutil.rmtree(base)  # staging without an intent: nothing visible had changed
-    elif leftovers:
-        for info in leftovers:
-            lake.fs.delete_file(info.path)
+        for entry in os.scandir(base):
+            if entry.is_dir():
+                shutil.rmtree(entry.path)
     return len(intents) + (1 if leftovers else 0)
-
-
-def pending(catalog: Catalog) -> list[str]:
-    """Interrupted compactions in a catalog (for ``verify``)."""
-    return [rel for rel in catalog.staging if rel.endswith(INTENT_SUFFIX)]

@@ -13,8 +13,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from mdi_lake.catalog import Catalog
+from mdi_lake.catalog import Catalog, scan
+from mdi_lake.intents import pending_intents
 from mdi_lake.lakefs import Lake, LakeError
+from mdi_lake.lock import lake_lock
 
 
 def duckdb_module() -> Any:
@@ -30,7 +32,7 @@ def connect(lake: Lake, catalog: Catalog) -> tuple[Any, list[str]]:
     duckdb = duckdb_module()
     con = duckdb.connect()
     names: list[str] = []
-    for stream, (version, files) in sorted(_newest_version_files(catalog).items()):
+    for stream, (version, files) in sorted(_newest_version_files(lake, catalog).items()):
         dataset = ds.dataset(
             [lake.path(rel) for rel in files],
             filesystem=lake.fs,
@@ -44,9 +46,12 @@ def connect(lake: Lake, catalog: Catalog) -> tuple[Any, list[str]]:
     return con, names
 
 
-def _newest_version_files(catalog: Catalog) -> dict[str, tuple[int, list[str]]]:
+def _newest_version_files(lake: Lake, catalog: Catalog) -> dict[str, tuple[int, list[str]]]:
     best: dict[str, tuple[int, list[str]]] = {}
+    hidden = superseded(lake, catalog)
     for f in catalog.files:
+        if f.rel in hidden:
+            continue
         version, files = best.get(f.stream, (f.version, []))
         if f.version > version:
             best[f.stream] = (f.version, [f.rel])
@@ -56,9 +61,15 @@ def _newest_version_files(catalog: Catalog) -> dict[str, tuple[int, list[str]]]:
     return best
 
 
-def run(lake: Lake, catalog: Catalog, sql: str) -> pa.Table:
-    con, _ = connect(lake, catalog)
+def run(lake: Lake, sql: str) -> pa.Table:
+    """Run ``sql``; the lake is listed and read under the shared lock (see :mod:`mdi_lake.lock`)."""
     duckdb = duckdb_module()
+    with lake_lock(lake, exclusive=False):
+        con, _ = connect(lake, scan(lake))
+        return _fetch(duckdb, con, sql)
+
+
+def _fetch(duckdb: Any, con: Any, sql: str) -> pa.Table:
     try:
         relation = con.sql(sql)
         if relation is None:  # a statement without a result (CREATE, SET ...)
@@ -68,3 +79,15 @@ def run(lake: Lake, catalog: Catalog, sql: str) -> pa.Table:
         return table
     except duckdb.Error as exc:
         raise LakeError(f"query failed: {exc}") from None
+
+
+def superseded(lake: Lake, catalog: Catalog) -> set[str]:
+    """Files an unfinished replace-mode compaction makes redundant: its inputs once all its
+    outputs are visible, else its outputs. So a query never counts a row twice meanwhile."""
+    present = {f.rel for f in catalog.files}
+    hidden: set[str] = set()
+    for intent in pending_intents(lake, catalog):
+        outputs = {f"{intent.partition}/{o.name}" for o in intent.outputs}
+        inputs = {f"{intent.partition}/{name}" for name in intent.inputs}
+        hidden |= inputs if outputs <= present else outputs
+    return hidden

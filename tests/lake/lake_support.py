@@ -70,7 +70,9 @@ def mdi(*args: str) -> tuple[int, str]:
 
 
 def mdi_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mdi.cli", *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+    """`mdi ARGS` in a child process, loading only the lake plugin (the others are not needed)."""
+    full = {**os.environ, "MDI_LOAD_PLUGINS": "lake", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "mdi.cli", *args], capture_output=True, text=True, timeout=120, env=full)
 
 
 def write_lake(root: Path, hours: int = 3, flushes_per_hour: int = 4, rows_per_flush: int = 50) -> int:

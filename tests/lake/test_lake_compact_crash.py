@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lake_support import all_rows, data_files, mdi, mdi_process, write_lake
+from lake_support import all_rows, copy_lake, data_files, mdi, mdi_process, write_lake
 from mdi_lake.compact import CRASH_ENV
 
 STEPS = {
@@ -21,14 +21,23 @@ STEPS = {
 CASES = [(mode, step) for mode, steps in STEPS.items() for step in steps]
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    root = tmp_path_factory.mktemp("template") / "lake"
+    return root, write_lake(root, hours=2)
+
+
+def fresh(template: tuple[Path, int], tmp_path: Path) -> tuple[Path, int]:
+    return copy_lake(template[0], tmp_path / "lake"), template[1]
+
+
 def seqs(root: Path) -> list[int]:
     return sorted(s for f in data_files(root) for s in pq.read_table(f, columns=["seq"]).column("seq").to_pylist())
 
 
 @pytest.mark.parametrize(("mode", "step"), CASES)
-def test_kill_mid_compaction_loses_and_duplicates_nothing(tmp_path: Path, mode: str, step: str) -> None:
-    lake = tmp_path / "lake"
-    total = write_lake(lake, hours=2)
+def test_kill_mid_compaction_loses_and_duplicates_nothing(template: tuple[Path, int], tmp_path: Path, mode: str, step: str) -> None:
+    lake, total = fresh(template, tmp_path)
     before = all_rows(lake)
     killed = mdi_process("lake", "compact", str(lake), "--mode", mode, env={CRASH_ENV: step})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -39,17 +48,16 @@ def test_kill_mid_compaction_loses_and_duplicates_nothing(tmp_path: Path, mode: 
     assert "recovered" in out
     assert all_rows(lake) == before
     assert seqs(lake) == list(range(1, total + 1))
-    assert not [p for p in (lake / "_compact").rglob("*") if p.is_file()]
+    assert not [p for p in (lake / "_compact").rglob("*") if p.is_file() and p.name != ".lock"]
     code, verdict = mdi("lake", "verify", str(lake))
     assert code == 0, verdict
     assert len(data_files(lake)) < 2 * 2 * 4 + 2  # every partition got compacted in the end
 
 
-def test_a_file_that_reached_the_old_directory_late_is_kept(tmp_path: Path) -> None:
+def test_a_file_that_reached_the_old_directory_late_is_kept(template: tuple[Path, int], tmp_path: Path) -> None:
     """A recorder's late flush landing in the partition just before the swap ends up in the old
     directory; finishing the compaction moves it into the live one."""
-    lake = tmp_path / "lake"
-    write_lake(lake, hours=1)
+    lake, _ = fresh(template, tmp_path)
     killed = mdi_process("lake", "compact", str(lake), "--mode", "exchange", env={CRASH_ENV: "swapped"})
     assert killed.returncode == -signal.SIGKILL
     partition = next(p for p in (lake / "_compact" / "v1" / "bbo").glob("date=*/hour=*") if p.is_dir())
@@ -68,14 +76,15 @@ def test_a_file_that_reached_the_old_directory_late_is_kept(tmp_path: Path) -> N
     assert len(live_seqs) == len(set(live_seqs))
 
 
-def test_compact_refuses_bad_arguments_with_exit_2(tmp_path: Path) -> None:
-    lake = tmp_path / "lake"
-    write_lake(lake, hours=1)
+def test_compact_refuses_bad_arguments_with_exit_2(template: tuple[Path, int], tmp_path: Path) -> None:
+    lake, _ = fresh(template, tmp_path)
+    before = data_files(lake)
     for args, message in [
         (["--older-than", "soon"], "is not a duration"),
         (["--mode", "swap"], "use auto, exchange or replace"),
     ]:
-        result = mdi_process("lake", "compact", str(lake), *args)
-        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+        code, out = mdi("lake", "compact", str(lake), *args)
+        assert code == 2 and message in out and "Traceback" not in out
+    assert data_files(lake) == before
     missing = mdi_process("lake", "verify", str(tmp_path / "nowhere"))
     assert missing.returncode == 2 and "no lake at" in missing.stderr and "Traceback" not in missing.stderr
