@@ -4,6 +4,7 @@ during a compaction, coverage holes, retention, optional dependencies, object-st
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -50,7 +51,7 @@ def test_readers_during_compaction_never_see_a_row_twice_or_miss_one(tmp_path: P
     threads = [threading.Thread(target=mdi_reader), threading.Thread(target=glob_reader)]
     for t in threads:
         t.start()
-    proc = subprocess.Popen([sys.executable, "-m", "mdi.cli", "lake", "compact", str(lake)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"MDI_LOAD_PLUGINS": "lake", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.Popen([sys.executable, "-m", "mdi.cli", "lake", "compact", str(lake)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "MDI_LOAD_PLUGINS": "lake"})
     running.set()
     out, err = proc.communicate(timeout=120)
     deadline = time.monotonic() + 60  # let each reader finish one read after the last swap
