@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from lake_support import all_rows, copy_lake, data_files, mdi, mdi_process, record_demo
@@ -62,6 +63,12 @@ def test_compact_keeps_every_row_in_fewer_files_and_is_idempotent(demo_lake: Pat
     assert len(after_files) < len(before_files)
     assert len(after_files) == len({p.parent for p in after_files})  # one file per partition now
     assert all_rows(lake) == before_rows  # same rows, exact values, none twice
+    merged = next(p for p in after_files if p.parent.parent.parent.name == "bbo")
+    old_bbo = next(p for p in before_files if p.parent.parent.parent.name == "bbo")
+    meta, first = pq.read_metadata(merged).metadata, pq.read_metadata(old_bbo).metadata
+    assert set(meta) == set(first) | {b"mdi.compacted_from"}
+    assert int(meta[b"mdi.rows"]) == len(before_rows["bbo"]) and int(meta[b"mdi.compacted_from"]) > 1
+    assert pq.ParquetFile(merged).schema_arrow.remove_metadata() == pq.ParquetFile(old_bbo).schema_arrow.remove_metadata()
     assert mdi("lake", "verify", str(lake))[0] == 0  # heads re-pointed, nothing left in _compact
     code, again = mdi("lake", "compact", str(lake), "--include-open")
     assert code == 0 and "0 files -> 0" in again
