@@ -56,6 +56,8 @@ def test_verify_names_a_duplicate_a_stray_tmp_and_a_deleted_file(demo_lake: Path
 def test_compact_keeps_every_row_in_fewer_files_and_is_idempotent(demo_lake: Path, tmp_path: Path) -> None:
     lake = copy_lake(demo_lake, tmp_path / "lake")
     before_rows, before_files = all_rows(lake), data_files(lake)
+    old_bbo = next(p for p in before_files if p.parent.parent.parent.name == "bbo")
+    first, old_schema = pq.read_metadata(old_bbo).metadata, pq.ParquetFile(old_bbo).schema_arrow.remove_metadata()
     code, out = mdi("lake", "compact", str(lake), "--include-open", "--stats")
     assert code == 0, out
     assert re.search(r"[\d,]+ rows/s", out)
@@ -64,11 +66,10 @@ def test_compact_keeps_every_row_in_fewer_files_and_is_idempotent(demo_lake: Pat
     assert len(after_files) == len({p.parent for p in after_files})  # one file per partition now
     assert all_rows(lake) == before_rows  # same rows, exact values, none twice
     merged = next(p for p in after_files if p.parent.parent.parent.name == "bbo")
-    old_bbo = next(p for p in before_files if p.parent.parent.parent.name == "bbo")
-    meta, first = pq.read_metadata(merged).metadata, pq.read_metadata(old_bbo).metadata
+    meta = pq.read_metadata(merged).metadata
     assert set(meta) == set(first) | {b"mdi.compacted_from"}
     assert int(meta[b"mdi.rows"]) == len(before_rows["bbo"]) and int(meta[b"mdi.compacted_from"]) > 1
-    assert pq.ParquetFile(merged).schema_arrow.remove_metadata() == pq.ParquetFile(old_bbo).schema_arrow.remove_metadata()
+    assert pq.ParquetFile(merged).schema_arrow.remove_metadata() == old_schema
     assert mdi("lake", "verify", str(lake))[0] == 0  # heads re-pointed, nothing left in _compact
     code, again = mdi("lake", "compact", str(lake), "--include-open")
     assert code == 0 and "0 files -> 0" in again
