@@ -249,6 +249,8 @@ def _finish(lake: Lake, intent: Intent) -> None:
     if done:
         _repoint_heads(lake, intent)
     lake.delete(intent_rel(intent.partition))
+    if lake.local:
+        _prune_empty_parents(Path(lake.path(intent_rel(intent.partition))).parent, Path(lake.path(STAGING)))
 
 
 def _repoint_heads(lake: Lake, intent: Intent) -> None:
@@ -271,6 +273,16 @@ def _repoint_heads(lake: Lake, intent: Intent) -> None:
                     head["file"], changed = f"{rel_dir}/{output.name}", True
     if changed:
         _put(lake, index_rel, msgspec.json.encode(index))
+
+
+def _prune_empty_parents(directory: Path, stop: Path) -> None:
+    """Remove the staging tree's empty ``date=``/stream/version directories, up to ``_compact``."""
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
 
 
 def _rows_ok(lake: Lake, rel: str, rows: int) -> bool:

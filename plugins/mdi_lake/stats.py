@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pyarrow.compute as pc
 
 from mdi_lake.catalog import Catalog, DataFile
-from mdi_lake.footer import READ_ERRORS, read_footer, read_table
+from mdi_lake.footer import READ_ERRORS, read_table
 from mdi_lake.lakefs import Lake
 
 
@@ -56,7 +56,6 @@ def lake_stats(lake: Lake, catalog: Catalog) -> tuple[list[Row], list[str]]:
 
 def _file_venues(lake: Lake, file: DataFile) -> dict[str, tuple[int, int, int]]:
     """venue -> (rows, first ts_recv ns, last ts_recv ns) of one file."""
-    read_footer(lake, file)
     table = read_table(lake, file, ["venue", "ts_recv"])
     out: dict[str, tuple[int, int, int]] = {}
     ts = table.column("ts_recv").cast("int64")
