@@ -17,6 +17,7 @@ from mdi_lake.lakefs import Lake, LakeError
 from mdi_lake.query import connect
 
 COVERAGE_STATES = {"subscribed": "live", "connecting": "connecting", "connected": "connecting", "stale": "stale"}
+QUALITY_COLOURS = {"Ok": "#2ca02c", "Degraded": "#ff7f0e", "Suspect": "#d62728"}
 MAX_POINTS = 20_000  # per chart trace: a day of 1 s mids fits; beyond, rows are thinned evenly
 
 
@@ -116,19 +117,25 @@ def _thin(sql: str, con: Any) -> list[tuple[Any, ...]]:
 
 
 def _spot_mid(go: Any, con: Any, views: list[str], where: str) -> Any:
+    """Mids on top; below, the quality flag of every second (Ok, Degraded, Suspect)."""
     if "spot_mid_1s" not in views:
         return _empty(go, "no spot_mid_1s rows")
-    rows = _thin(f"SELECT ts_bucket, mid, quality FROM spot_mid_1s WHERE {where} ORDER BY ts_bucket", con)
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(x=[r[0] for r in rows], y=[_f(r[1]) for r in rows], mode="lines", name="spot mid", line={"width": 3}))
+    from plotly.subplots import make_subplots
+
+    rows = _thin(f"SELECT ts_bucket, mid, quality, reason FROM spot_mid_1s WHERE {where} ORDER BY ts_bucket", con)
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.04)
+    figure.add_trace(go.Scatter(x=[r[0] for r in rows], y=[_f(r[1]) for r in rows], mode="lines", name="spot mid", line={"width": 3}), row=1, col=1)
     venue_rows = _thin(f"SELECT ts_bucket, v.venue, v.mid FROM spot_mid_1s, unnest(venue_mids) AS t(v) WHERE {where} ORDER BY ts_bucket", con)
     for venue in sorted({r[1] for r in venue_rows}):
         mine = [r for r in venue_rows if r[1] == venue]
-        figure.add_trace(go.Scatter(x=[r[0] for r in mine], y=[_f(r[2]) for r in mine], mode="lines", name=f"{venue} mid", line={"dash": "dot"}))
-    bad = [r for r in rows if r[2] != "Ok"]
-    if bad:
-        figure.add_trace(go.Scatter(x=[r[0] for r in bad], y=[_f(r[1]) for r in bad], mode="markers", name="quality not Ok", text=[r[2] for r in bad], marker={"color": "orange", "size": 8}))
-    figure.update_layout(yaxis_title="USD")
+        figure.add_trace(go.Scatter(x=[r[0] for r in mine], y=[_f(r[2]) for r in mine], mode="lines", name=f"{venue} mid", line={"dash": "dot"}), row=1, col=1)
+    for quality, colour in QUALITY_COLOURS.items():
+        mine = [r for r in rows if r[2] == quality]
+        if mine:
+            figure.add_trace(go.Scatter(x=[r[0] for r in mine], y=[quality] * len(mine), mode="markers", name=f"quality {quality}",
+                                        text=[r[3] for r in mine], marker={"color": colour, "size": 6, "symbol": "square"}), row=2, col=1)
+    figure.update_yaxes(title_text="USD", row=1, col=1)
+    figure.update_yaxes(type="category", categoryorder="array", categoryarray=list(QUALITY_COLOURS), row=2, col=1)
     return figure
 
 
