@@ -39,6 +39,8 @@ class Lake:
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write a whole object (atomic on object storage; callers rename on local disk)."""
+        parent = self.path(rel).rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)  # a filesystem underneath needs it; a store ignores it
         with self.fs.open_output_stream(self.path(rel)) as stream:
             stream.write(data)
 
