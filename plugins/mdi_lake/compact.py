@@ -115,10 +115,11 @@ def _checkpoint(step: str) -> None:
 def _compact_partition(lake: Lake, p: PartitionPlan, settings: Settings, mode: str, stats: CompactStats) -> None:
     merged = [g for g in p.groups if g.merges]
     inputs = [f.name for g in merged for f in g.files]
+    names = _output_names(p, merged)
     if mode == "exchange":
         staging = Path(lake.path(f"{STAGING}/{p.partition}"))
         _fresh_dir(staging)
-        outputs = [_write_group(lake, g, settings, f"{STAGING}/{p.partition}") for g in merged]
+        outputs = [_write_group(lake, g, name, settings, f"{STAGING}/{p.partition}") for g, name in zip(merged, names)]
         for g in p.groups:
             if not g.merges:
                 os.link(lake.path(g.files[0].rel), staging / g.files[0].name)
@@ -128,9 +129,9 @@ def _compact_partition(lake: Lake, p: PartitionPlan, settings: Settings, mode: s
         _checkpoint("intent_written")
         _swap(lake, p.partition)
     else:
-        _put_intent(lake, Intent(partition=p.partition, mode=mode, inputs=inputs, outputs=[Output(part_name(*_bounds(g)), g.rows) for g in merged]))
+        _put_intent(lake, Intent(partition=p.partition, mode=mode, inputs=inputs, outputs=[Output(name, g.rows) for g, name in zip(merged, names)]))
         _checkpoint("intent_written")
-        outputs = [_write_group(lake, g, settings, p.partition) for g in merged]
+        outputs = [_write_group(lake, g, name, settings, p.partition) for g, name in zip(merged, names)]
         _checkpoint("outputs_written")
     _finish(lake, read_intent(lake, p.partition))
     stats.partitions += 1
@@ -139,6 +140,21 @@ def _compact_partition(lake: Lake, p: PartitionPlan, settings: Settings, mode: s
     stats.rows += sum(g.rows for g in merged)
     stats.bytes_in += sum(f.size for g in merged for f in g.files)
     stats.bytes_out += sum(lake.fs.get_file_info(lake.path(f"{p.partition}/{o.name}")).size or 0 for o in outputs)
+
+
+def _output_names(p: PartitionPlan, merged: list[Group]) -> list[str]:
+    """``part-<first>-<last>.parquet`` per merged group; a name any file of the partition (or an
+    earlier output) has gets a ``-1``, ``-2`` suffix, as the writer does, so none is overwritten
+    (two instances' groups can span the same numbers)."""
+    taken = {f.name for f in p.files}
+    names: list[str] = []
+    for group in merged:
+        duplicate = 0
+        while (name := part_name(*_bounds(group), duplicate)) in taken:
+            duplicate += 1
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def _bounds(group: Group) -> tuple[int, int]:
@@ -150,13 +166,12 @@ def _merged(lake: Lake, group: Group) -> pa.Table:
     return pa.concat_tables(tables)
 
 
-def _write_group(lake: Lake, group: Group, settings: Settings, rel_dir: str) -> Output:
+def _write_group(lake: Lake, group: Group, name: str, settings: Settings, rel_dir: str) -> Output:
     """Merge one group into ``rel_dir``, read it back and compare, before anything goes."""
     table = _merged(lake, group)
     seq = pc.min_max(table.column("seq")).as_py()
     if (seq["min"], seq["max"]) != _bounds(group):
         raise RuntimeError(f"{[f.rel for f in group.files]}: footers and rows disagree on seq; see `mdi lake verify`")
-    name = part_name(seq["min"], seq["max"])
     stored = table.replace_schema_metadata(_metadata(group.files[0], table, len(group.files)))
     options = write_options(group.files[0].stream, table.schema)
     rel = f"{rel_dir}/{name}"

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyarrow.compute as pc
+
 from mdi_lake.catalog import Catalog, DataFile
-from mdi_lake.footer import READ_ERRORS, Footer, read_footer
+from mdi_lake.footer import READ_ERRORS, Footer, read_footer, read_table
 from mdi_lake.lakefs import Lake
 
 HOUR_S = 3600
+INSTANCE = "instance"  # scale-out: one recorder's rows per value
 
 
 @dataclass
@@ -70,16 +73,35 @@ def _plan_partition(lake: Lake, partition: str, files: list[DataFile], target_ro
         return PartitionPlan(partition, files, skipped="its files have different column types; see `mdi lake verify`")
     ordered = sorted(files, key=lambda f: (footers[f.rel].int_meta("first_seq") or 0, f.name))
     result = PartitionPlan(partition, ordered)
-    current = Group([], 0)
+    by_instance: dict[tuple[str, ...], list[DataFile]] = {}
     for file in ordered:
+        by_instance.setdefault(_instances(lake, file, footers[file.rel]), []).append(file)
+    for key in sorted(by_instance):
+        result.groups += _groups(by_instance[key], footers, target_rows)
+    return result
+
+
+def _instances(lake: Lake, file: DataFile, footer: Footer) -> tuple[str, ...]:
+    """The recorder instances whose rows a file holds (scale-out's ``instance`` column), so
+    that merged files never mix instances; ``()`` for a lake of one unnamed instance."""
+    if INSTANCE not in footer.schema.names:
+        return ()
+    column = read_table(lake, file, [INSTANCE]).column(INSTANCE)
+    return tuple(sorted(str(v) for v in pc.unique(column).to_pylist()))
+
+
+def _groups(files: list[DataFile], footers: dict[str, Footer], target_rows: int) -> list[Group]:
+    groups: list[Group] = []
+    current = Group([], 0)
+    for file in files:
         rows = footers[file.rel].rows
         if current.files and current.rows + rows > target_rows:
-            result.groups.append(current)
+            groups.append(current)
             current = Group([], 0)
         first, last = footers[file.rel].int_meta("first_seq") or 0, footers[file.rel].int_meta("last_seq") or 0
         current.first_seq = min(current.first_seq, first) if current.files else first
         current.last_seq = max(current.last_seq, last)
         current.files.append(file)
         current.rows += rows
-    result.groups.append(current)
-    return result
+    groups.append(current)
+    return groups
