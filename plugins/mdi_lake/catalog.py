@@ -14,9 +14,10 @@ from datetime import date, datetime, timezone
 import pyarrow.fs as pafs
 
 from mdi_lake.lakefs import Lake
-from mdi_parquet.layout import INDEX_NAME, TMP_SUFFIX, parse_part
+from mdi_parquet.layout import TMP_SUFFIX, parse_part
 
 STAGING = "_compact"
+_INDEX = re.compile(r"^v(\d+)/_watermark(?:-[^/]+)?\.json$")  # legacy shared one, or one per instance
 _DATA = re.compile(r"^v(\d+)/([^/_][^/]*)/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/([^/]+)$")
 
 
@@ -37,7 +38,14 @@ class DataFile:
 
     @property
     def named_seqs(self) -> tuple[int, int] | None:
-        return parse_part(self.name)
+        parsed = parse_part(self.name)
+        return (parsed[1], parsed[2]) if parsed else None
+
+    @property
+    def named_instance(self) -> str | None:
+        """The instance in the name (``""`` for a file from before instances existed)."""
+        parsed = parse_part(self.name)
+        return parsed[0] if parsed else None
 
     @property
     def hour_start(self) -> datetime:
@@ -49,7 +57,7 @@ class DataFile:
 class Catalog:
     files: list[DataFile] = field(default_factory=list)
     tmp: list[str] = field(default_factory=list)
-    indexes: dict[int, str] = field(default_factory=dict)  # version -> rel path of _watermark.json
+    indexes: list[tuple[int, str]] = field(default_factory=list)  # (version, rel path of a _watermark[-<instance>].json)
     staging: list[str] = field(default_factory=list)  # anything under _compact/
     foreign: list[str] = field(default_factory=list)  # files the lake layout has no place for
 
@@ -83,9 +91,9 @@ def _classify(catalog: Catalog, rel: str, info: pafs.FileInfo) -> None:
     if rel.endswith(TMP_SUFFIX):
         catalog.tmp.append(rel)
         return
-    index = re.match(r"^v(\d+)/" + re.escape(INDEX_NAME) + "$", rel)
+    index = _INDEX.match(rel)
     if index:
-        catalog.indexes[int(index[1])] = rel
+        catalog.indexes.append((int(index[1]), rel))
         return
     m = _DATA.match(rel)
     if m and m[5].endswith(".parquet"):

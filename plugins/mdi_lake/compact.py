@@ -42,7 +42,8 @@ from mdi_lake.lock import LOCK_NAME, lake_lock
 from mdi_lake.plan import Group, PartitionPlan, plan
 from mdi_lake.swap import ExchangeUnsupported, exchange, exchange_supported
 from mdi_lake.writeopts import write_options
-from mdi_parquet.layout import INDEX_NAME, META_PREFIX, TMP_SUFFIX, parse_part, part_name
+from mdi_lake.seqcheck import file_name
+from mdi_parquet.layout import META_PREFIX, TMP_SUFFIX, parse_part
 from mdi_parquet.storage import fsync_path, write_atomic, write_bytes_atomic
 
 CRASH_ENV = "MDI_LAKE_CRASH_AT"  # tests: SIGKILL this process at the named step
@@ -150,7 +151,7 @@ def _output_names(p: PartitionPlan, merged: list[Group]) -> list[str]:
     names: list[str] = []
     for group in merged:
         duplicate = 0
-        while (name := part_name(*_bounds(group), duplicate)) in taken:
+        while (name := file_name(group.instance, *_bounds(group), duplicate)) in taken:
             duplicate += 1
         taken.add(name)
         names.append(name)
@@ -161,18 +162,21 @@ def _bounds(group: Group) -> tuple[int, int]:
     return group.first_seq, group.last_seq
 
 
-def _merged(lake: Lake, group: Group) -> pa.Table:
-    tables = [read_table(lake, f).replace_schema_metadata(None) for f in group.files]
-    return pa.concat_tables(tables)
+def _merged(lake: Lake, group: Group) -> tuple[pa.Table, dict[str, str]]:
+    """The group's rows in order, and the first input's ``mdi.*`` metadata (``mdi.instance``...)."""
+    tables = [read_table(lake, f) for f in group.files]
+    raw = tables[0].schema.metadata or {}
+    first = {k.decode(): v.decode() for k, v in raw.items() if k.decode().startswith(META_PREFIX)}
+    return pa.concat_tables([t.replace_schema_metadata(None) for t in tables]), first
 
 
 def _write_group(lake: Lake, group: Group, name: str, settings: Settings, rel_dir: str) -> Output:
     """Merge one group into ``rel_dir``, read it back and compare, before anything goes."""
-    table = _merged(lake, group)
+    table, inherited = _merged(lake, group)
     seq = pc.min_max(table.column("seq")).as_py()
     if (seq["min"], seq["max"]) != _bounds(group):
         raise RuntimeError(f"{[f.rel for f in group.files]}: footers and rows disagree on seq; see `mdi lake verify`")
-    stored = table.replace_schema_metadata(_metadata(group.files[0], table, len(group.files)))
+    stored = table.replace_schema_metadata({**inherited, **_metadata(group.files[0], table, len(group.files))})
     options = write_options(group.files[0].stream, table.schema)
     rel = f"{rel_dir}/{name}"
 
@@ -270,24 +274,32 @@ def _finish(lake: Lake, intent: Intent) -> None:
 
 def _repoint_heads(lake: Lake, intent: Intent) -> None:
     """Index heads that named a merged input now name the output holding their ``last_seq``,
-    so the recorder's next start still reads a handful of footers instead of scanning."""
+    so the recorder's next start still reads a handful of footers instead of scanning. Every
+    index of the version is looked at (one per instance, or the shared one of an older lake)."""
     version, rel_dir = intent.partition.split("/", 1)
-    index_rel = f"{version}/{INDEX_NAME}"
-    try:
-        index = msgspec.json.decode(lake.read_bytes(index_rel))
-    except (OSError, pa.ArrowException, msgspec.DecodeError):
-        return
-    heads = index.get("heads", {}) if isinstance(index, dict) else {}
     merged = {f"{rel_dir}/{name}" for name in intent.inputs}
-    changed = False
-    for head in heads.values():
-        if head.get("file") in merged:
+    for index_rel in _index_files(lake, version):
+        try:
+            index = msgspec.json.decode(lake.read_bytes(index_rel))
+        except (OSError, pa.ArrowException, msgspec.DecodeError):
+            continue
+        heads = index.get("heads", {}) if isinstance(index, dict) else {}
+        changed = False
+        for head in heads.values():
+            if head.get("file") not in merged:
+                continue
+            old = parse_part(head["file"].rsplit("/", 1)[-1])
             for output in intent.outputs:
-                bounds = parse_part(output.name)
-                if bounds and bounds[0] <= head.get("last_seq", -1) <= bounds[1]:
+                new = parse_part(output.name)
+                if old and new and new[0] == old[0] and new[1] <= head.get("last_seq", -1) <= new[2]:
                     head["file"], changed = f"{rel_dir}/{output.name}", True
-    if changed:
-        _put(lake, index_rel, msgspec.json.encode(index))
+        if changed:
+            _put(lake, index_rel, msgspec.json.encode(index))
+
+
+def _index_files(lake: Lake, version: str) -> list[str]:
+    infos = lake.fs.get_file_info(pafs.FileSelector(lake.path(version), allow_not_found=True))
+    return sorted(lake.rel(i.path) for i in infos if i.base_name.startswith("_watermark") and i.base_name.endswith(".json"))
 
 
 def _prune_empty_parents(directory: Path, stop: Path) -> None:

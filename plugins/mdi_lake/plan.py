@@ -27,6 +27,7 @@ class Group:
     rows: int
     first_seq: int = 0
     last_seq: int = 0
+    instance: str = ""  # the one instance of its rows ("": a lake from before instances)
 
     @property
     def merges(self) -> bool:
@@ -77,7 +78,10 @@ def _plan_partition(lake: Lake, partition: str, files: list[DataFile], target_ro
     for file in ordered:
         by_instance.setdefault(_instances(lake, file, footers[file.rel]), []).append(file)
     for key in sorted(by_instance):
-        result.groups += _groups(by_instance[key], footers, target_rows)
+        groups = _groups(by_instance[key], footers, target_rows)
+        for group in groups:
+            group.instance = key[0] if len(key) == 1 else ""
+        result.groups += groups
     return result
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdi_lake.catalog import DataFile
+from mdi_parquet.layout import part_name
 
 INSTANCE = "instance"
 Found = tuple[str, str, str]  # (kind, message, path)
@@ -51,7 +52,7 @@ def seq_problems(runs: SeqRuns) -> list[Found]:
         order = pc.sort_indices(values)
         values, owners = pc.take(values, order), pc.take(owners, order)
         found += _duplicates(runs, values, owners, label)
-        found += _holes(runs, parts, pc.unique(values), label)
+        found += _holes(runs, parts, pc.unique(values), label, instance)
     return found
 
 
@@ -72,7 +73,7 @@ def _duplicates(runs: SeqRuns, values: pa.Array, owners: pa.Array, label: str) -
     return found
 
 
-def _holes(runs: SeqRuns, parts: list[tuple[int, pa.Array]], unique: pa.Array, label: str) -> list[Found]:
+def _holes(runs: SeqRuns, parts: list[tuple[int, pa.Array]], unique: pa.Array, label: str, instance: str) -> list[Found]:
     if len(unique) < 2:
         return []
     steps = pc.indices_nonzero(pc.greater(pc.subtract(unique[1:], unique[:-1]), 1)).to_pylist()
@@ -90,7 +91,8 @@ def _holes(runs: SeqRuns, parts: list[tuple[int, pa.Array]], unique: pa.Array, l
             assigned[i] = True
         lo, hi = starts[chosen[0]], ends[chosen[-1]]
         count = sum(ends[i] - starts[i] + 1 for i in chosen)
-        found.append(("missing_seq", _hole_message(stream, prev, nxt, lo, hi, count, label), f"{nxt.file.partition}/part-{lo}-{hi}.parquet"))
+        name = file_name(instance, lo, hi)
+        found.append(("missing_seq", _hole_message(stream, prev, nxt, name, lo, hi, count, label), f"{nxt.file.partition}/{name}"))
     for i in (i for i, done in enumerate(assigned) if not done):
         found.append(("missing_seq", f"sequence numbers {starts[i]}-{ends[i]}{label} are in no file (rows lost in a crash, or a file deleted)", ""))
     return found
@@ -129,10 +131,17 @@ def _gaps_by_weight(runs: SeqRuns, parts: list[tuple[int, pa.Array]], starts: li
     return [(stream, prev, nxt) for _, _, stream, prev, nxt in scored]
 
 
-def _hole_message(stream: str, prev: _Edge | None, nxt: _Edge, lo: int, hi: int, count: int, label: str) -> str:
+def file_name(instance: str, first: int, last: int, duplicate: int = 0) -> str:
+    """The writer's name for a file of ``instance`` (``""``: from before instances existed)."""
+    if instance:
+        return part_name(instance, first, last, duplicate)
+    return f"part-{first}-{last}{f'-{duplicate}' if duplicate else ''}.parquet"
+
+
+def _hole_message(stream: str, prev: _Edge | None, nxt: _Edge, name: str, lo: int, hi: int, count: int, label: str) -> str:
     after = f"after {prev.file.rel} and " if prev else ""
     return (
         f"{count} sequence number(s){label} between {lo} and {hi} are in no file; stream {stream} has a gap "
-        f"there ({after}before {nxt.file.rel}): consistent with a deleted file {stream}/.../part-{lo}-{hi}.parquet, "
+        f"there ({after}before {nxt.file.rel}): consistent with a deleted file {stream}/.../{name}, "
         f"or rows lost in a crash"
     )

@@ -15,6 +15,9 @@ import pyarrow as pa
 from mdi_parquet.schema import LOW_CARDINALITY, Scales, StreamSchema, builtin_schemas
 
 
+INSTANCE = "instance"
+
+
 @cache
 def _builtins() -> dict[str, StreamSchema]:
     return builtin_schemas(Scales())
@@ -22,9 +25,16 @@ def _builtins() -> dict[str, StreamSchema]:
 
 def write_options(stream: str, schema: pa.Schema) -> dict[str, Any]:
     known = _builtins().get(stream)
-    if known is not None and known.arrow.names == schema.names:
-        return known.write_options()
-    dictionary = [f.name for f in schema if pa.types.is_string(f.type) and f.name in LOW_CARDINALITY]
+    names = set(schema.names)
+    if known is not None and set(known.arrow.names) <= names:
+        options = known.write_options()
+        extra = [n for n in (INSTANCE,) if n in names]  # the writer's instance column: dictionary too
+        return {
+            "use_dictionary": [*options["use_dictionary"], *extra],
+            "write_statistics": [*options["write_statistics"], *extra],
+            "column_encoding": options["column_encoding"],
+        }
+    dictionary = [f.name for f in schema if (pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)) and (f.name in LOW_CARDINALITY or f.name == INSTANCE)]
     ordered = [f.name for f in schema if f.name == "seq" or pa.types.is_timestamp(f.type)]
     return {
         "use_dictionary": dictionary,

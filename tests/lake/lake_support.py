@@ -22,6 +22,7 @@ from mdi_parquet.schema import Scales
 from mdi_parquet.writer import LakeWriter
 
 HOUR_NS = 3_600 * 10**9
+INSTANCE = "rec-a"  # the synthetic lakes' recorder instance
 # 2024-05-27T00:00:00Z: a past day, so every partition is closed.
 DAY0 = 1_716_768_000_000_000_000
 
@@ -80,7 +81,7 @@ def write_lake(root: Path, hours: int = 3, flushes_per_hour: int = 4, rows_per_f
 
     Returns the number of rows. ``seq`` runs 1..N without a hole, as the router stamps it.
     """
-    writer = LakeWriter(root, Scales(), 3, time.time_ns)
+    writer = LakeWriter(root, Scales(), 3, time.time_ns, instance=INSTANCE)
     writer.recover()
     seq = 0
 
@@ -114,7 +115,7 @@ def write_lake(root: Path, hours: int = 3, flushes_per_hour: int = 4, rows_per_f
 
 def plant_gap(root: Path, seq_start: int) -> None:
     """Append one gap row (a venue's own numbering skipped) as its own file."""
-    writer = LakeWriter(root, Scales(), 3, time.time_ns)
+    writer = LakeWriter(root, Scales(), 3, time.time_ns, instance=INSTANCE)
     writer.recover()
     event = SequenceGap(venue="coinbase", symbol="BTC-USD", ts_recv=DAY0 + 5 * HOUR_NS, channel="market_trades", expected=10, received=13)
     stamp_seq(event, seq_start)

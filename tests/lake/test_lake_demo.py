@@ -14,6 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from mdi_parquet.layout import parse_part, part_name
 from lake_support import all_rows, copy_lake, data_files, mdi, mdi_process, record_demo
 
 
@@ -30,11 +31,12 @@ def test_demo_lake_verifies_clean(demo_lake: Path) -> None:
 
 def test_verify_names_a_duplicate_a_stray_tmp_and_a_deleted_file(demo_lake: Path, tmp_path: Path) -> None:
     lake = copy_lake(demo_lake, tmp_path / "lake")
-    bbo = sorted((p for p in lake.glob("v1/bbo/*/*/*.parquet")), key=lambda p: int(p.name.split("-")[1]))
+    bbo = sorted(lake.glob("v1/bbo/*/*/*.parquet"), key=lambda p: parse_part(p.name)[1])  # type: ignore[index]
     assert len(bbo) >= 4, bbo
     deleted, duplicated = bbo[1], bbo[-2]
     deleted.unlink()
-    copy = duplicated.with_name(duplicated.stem + "-1.parquet")  # a second writer's name for the same rows
+    instance, first, last = parse_part(duplicated.name)  # type: ignore[misc]
+    copy = duplicated.with_name(part_name(instance, first, last, 1))  # the writer's name when a name is taken
     shutil.copy(duplicated, copy)
     stray = lake / "v1" / "trade" / bbo[0].parent.parent.name / bbo[0].parent.name / "part-99-99.parquet.tmp"
     stray.parent.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,7 @@ def test_verify_reports_an_outage_from_status_rows(tmp_path: Path) -> None:
 
     lake = tmp_path / "lake"
     total = write_lake(lake, hours=1)
-    writer = LakeWriter(lake, Scales(), 3, time.time_ns)
+    writer = LakeWriter(lake, Scales(), 3, time.time_ns, instance="rec-a")
     writer.recover()
     events = [
         ConnectionStatus(venue="kraken", symbol="*", ts_recv=DAY0 + HOUR_NS // 4, state="stale", detail="no data for 30 s"),
@@ -172,19 +172,24 @@ def test_a_lake_behind_a_non_local_filesystem_works_like_object_storage(tmp_path
     assert run(lake, "SELECT count(*) AS n FROM bbo").to_pylist() == [{"n": len(before["bbo"])}]
 
 
-def _with_instance(src: Path, dst_root: Path, instance: str, suffix: str) -> None:
-    """Copy a lake's files into ``dst_root`` with an ``instance`` column (scale-out's layout:
-    each recorder numbers its own events, so two instances' files span the same seq)."""
+def _as_instance(src: Path, dst_root: Path, instance: str) -> None:
+    """Copy a lake's files into ``dst_root`` as written by ``instance`` (column, footer, name):
+    each recorder numbers its own events, so two instances' files span the same seq."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mdi_parquet.layout import parse_part, part_name
+
     for path in data_files(src):
         table = pq.read_table(path)
-        meta = table.schema.metadata
-        table = table.append_column("instance", pa.array([instance] * table.num_rows, pa.string())).replace_schema_metadata(meta)
-        target = dst_root / path.relative_to(src).with_name(path.stem + suffix + ".parquet")
+        meta = {**table.schema.metadata, b"mdi.instance": instance.encode()}
+        column = pa.array([instance] * table.num_rows, pa.string()).dictionary_encode()
+        table = table.set_column(table.column_names.index("instance"), table.schema.field("instance").with_type(column.type), column)
+        parsed = parse_part(path.name)
+        assert parsed is not None
+        target = dst_root / path.relative_to(src).with_name(part_name(instance, parsed[1], parsed[2]))
         target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, target)
+        pq.write_table(table.replace_schema_metadata(meta), target)
 
 
 def test_sequence_numbers_are_judged_and_files_merged_per_instance(tmp_path: Path) -> None:
@@ -192,8 +197,8 @@ def test_sequence_numbers_are_judged_and_files_merged_per_instance(tmp_path: Pat
 
     write_lake(tmp_path / "one", hours=1)
     lake = tmp_path / "lake"
-    _with_instance(tmp_path / "one", lake, "rec-a", "")
-    _with_instance(tmp_path / "one", lake, "rec-b", "-1")  # same numbers, the writer's suffix
+    _as_instance(tmp_path / "one", lake, "rec-a")
+    _as_instance(tmp_path / "one", lake, "rec-b")  # the same numbers, another recorder
     code, out = mdi("lake", "verify", str(lake))
     assert code == 0, out  # equal seq in two instances is no duplicate
     rows = sorted((r["instance"], r["seq"]) for f in data_files(lake) for r in pq.read_table(f, columns=["instance", "seq"]).to_pylist())
