@@ -83,8 +83,8 @@ def scan(lake: Lake) -> Catalog:
 
 
 def _classify(catalog: Catalog, rel: str, info: pafs.FileInfo) -> None:
-    if rel == f"{STAGING}/.lock":
-        return
+    if rel == f"{STAGING}/.lock" or rel.startswith(f"{STAGING}/.trash/"):
+        return  # the readers' lock; swapped-out directories kept until the next compaction
     if rel.startswith(STAGING + "/"):
         catalog.staging.append(rel)
         return

@@ -46,6 +46,7 @@ from mdi_lake.seqcheck import file_name
 from mdi_parquet.layout import META_PREFIX, TMP_SUFFIX, parse_part
 from mdi_parquet.storage import fsync_path, write_atomic, write_bytes_atomic
 
+TRASH = f"{STAGING}/.trash"  # swapped-out partition directories, removed by the next run
 CRASH_ENV = "MDI_LAKE_CRASH_AT"  # tests: SIGKILL this process at the named step
 
 
@@ -78,6 +79,7 @@ class Settings:
 
 def compact(lake: Lake, settings: Settings, now_s: float | None = None, log: list[str] | None = None) -> CompactStats:
     started = time.perf_counter()
+    _empty_trash(lake)
     stats = CompactStats(recovered=recover(lake))
     plans = plan(lake, scan(lake), now_s=time.time() if now_s is None else now_s, older_than_s=settings.older_than_s, target_rows=settings.target_rows)
     mode = _mode(lake, settings.mode)
@@ -258,7 +260,10 @@ def _finish(lake: Lake, intent: Intent) -> None:
         if done:
             _move_back(lake, staging, intent)
         _checkpoint("moved_back")
-        shutil.rmtree(lake.path(staging), ignore_errors=True)
+        if done:
+            _to_trash(lake, staging)
+        else:
+            shutil.rmtree(lake.path(staging), ignore_errors=True)
     else:
         doomed = intent.inputs if done else [o.name for o in intent.outputs]
         for name in doomed:
@@ -312,6 +317,20 @@ def _prune_empty_parents(directory: Path, stop: Path) -> None:
         directory = directory.parent
 
 
+def _to_trash(lake: Lake, staging: str) -> None:
+    """Keep a swapped-out directory until the next run instead of deleting it now: a plain glob
+    reader that opened it just before the swap is still reading its entries, and deleting them
+    under it would make it miss that partition's rows silently (it now fails to open them, loudly)."""
+    trash = Path(lake.path(TRASH))
+    trash.mkdir(parents=True, exist_ok=True)
+    os.rename(lake.path(staging), trash / f"{staging[len(STAGING) + 1 :].replace('/', '~')}.{time.time_ns()}")
+
+
+def _empty_trash(lake: Lake) -> None:
+    if lake.local:
+        shutil.rmtree(lake.path(TRASH), ignore_errors=True)
+
+
 def _rows_ok(lake: Lake, rel: str, rows: int) -> bool:
     try:
         with lake.fs.open_input_file(lake.path(rel)) as handle:
@@ -339,11 +358,14 @@ def recover(lake: Lake) -> int:
     intents = sorted(partition_of(lake.rel(i.path)) for i in infos if i.path.endswith(INTENT_SUFFIX))
     for partition in intents:
         _finish(lake, read_intent(lake, partition))
-    leftovers = [i for i in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True)) if i.type == pafs.FileType.File and i.base_name != LOCK_NAME]
+    leftovers = [
+        i for i in lake.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+        if i.type == pafs.FileType.File and i.base_name != LOCK_NAME and not lake.rel(i.path).startswith(TRASH + "/")
+    ]
     for info in leftovers:  # staging without an intent: nothing visible had changed
         lake.fs.delete_file(info.path)
     if leftovers and lake.local:
         for entry in os.scandir(base):
-            if entry.is_dir():
+            if entry.is_dir() and entry.path != lake.path(TRASH):
                 shutil.rmtree(entry.path)
     return len(intents) + (1 if leftovers else 0)

@@ -59,7 +59,9 @@ def record_demo(tmp: Path, seconds: float = 5.0) -> Path:
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    return lake
+    demo_lake = lake.with_name(lake.name + "-demo")  # mdi demo never writes the configured root
+    assert demo_lake.is_dir() and not lake.exists(), result.stderr
+    return demo_lake
 
 
 def mdi(*args: str) -> tuple[int, str]:
