@@ -184,6 +184,8 @@ class CoinbaseSession(VenueSession):
                 if recent.seen((t.product_id, t.trade_id)):
                     self.stats.duplicates += 1
                     continue
+                if self.cfg.trade_gap_check and t.trade_id.isdigit():
+                    self._check_trade_id(t.product_id, int(t.trade_id), trade_ts, recv_ns, out)
                 out.append(
                     Trade(
                         venue=self.venue,
@@ -197,6 +199,18 @@ class CoinbaseSession(VenueSession):
                     )
                 )
         return got
+
+    def _check_trade_id(self, product: str, trade_id: int, ts: int, recv_ns: int, out: list[EventBase]) -> None:
+        """Trade ids run consecutively per product: a jump is a hole for the backfiller, which
+        writes the gap row (channel ``trade``) once it has tried REST."""
+        hole = self.connector.trade_gaps.observe(product, trade_id, ts, recv_ns)
+        if hole is None:
+            return
+        self.stats.gaps += 1
+        assert self.connector.backfiller is not None
+        self.connector.backfiller.report(hole, recv_ns, out)
+        self._log.warning("gap:trade", "%s: %s trade_id gap: expected %d, received %d",
+                          self.ctx.name, product, hole.after_id + 1, trade_id)
 
     def _on_heartbeats(self, env: Envelope, ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:
         """Check ``heartbeat_counter`` (+1 a second); a repeated counter is not a gap."""
