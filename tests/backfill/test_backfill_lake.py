@@ -114,3 +114,42 @@ async def test_lake_holds_every_trade_once_and_says_why_a_hole_remains(tmp_path:
     backfilled = {s.labels["venue"]: s.value for s in families["mdi_venue_trades_backfilled"].samples
                   if s.name.endswith("_total")}
     assert backfilled == {"kraken": 0.0, "coinbase": 50.0}
+
+
+async def test_a_stop_during_a_repair_leaves_a_shutdown_row_in_the_lake(tmp_path: Path) -> None:
+    """The ordered shutdown stops connectors first; a repair cut short still writes its row."""
+    lake = tmp_path / "lake"
+    kraken = KrakenSimulator(heartbeat_interval=0.2)
+    kraken.rest_faults.extend([503] * 10_000)  # the venue's REST API is down for good
+    async with kraken:
+        service = Service(assemble(parse_config(stop_config(lake, kraken), "stop.toml"), build_plugin_host()))
+        async with anyio.create_task_group() as tg:
+            await tg.start(service.run)
+            venue = service.stats.venues["kraken"]
+            await wait_for(lambda: venue.state == "live")
+            await kraken.publish_trades(PAIR, [("buy", "68500.1", "0.01000000")])
+            kraken.withhold_trades(PAIR, 3)
+            await kraken.publish_trades(PAIR, [("buy", "68500.2", "0.01000000")])
+            await wait_for(lambda: venue.repairs_in_progress == 1 and venue.backfill_requests >= 3)
+            service.request_stop()
+    gaps = query(lake, "gap", "SELECT repair, repair_reason, missing, repair_detail FROM {t} WHERE channel = 'trade'")
+    assert [g[:3] for g in gaps] == [("unrepairable", "shutdown", 3)]
+    assert "service stopped during the repair" in gaps[0][3]
+    assert sorted(r[0] for r in query(lake, "trade", "SELECT source FROM {t}")) == ["ws", "ws"]
+
+
+def stop_config(lake: Path, kraken: KrakenSimulator) -> str:
+    return f"""
+[connectors.kraken]
+url = "{kraken.url}"
+rest_url = "{kraken.rest_url}"
+bbo = false
+backfill_min_interval = 0.01
+backfill_backoff_max = 0.05
+backfill_retries = 10000
+[sinks.parquet]
+root = "{lake}"
+flush_interval = 0.2
+[http]
+enabled = false
+"""
