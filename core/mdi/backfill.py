@@ -35,6 +35,7 @@ from mdi.components import ConnectorContext
 from mdi.connector import ConnectorConfigBase
 from mdi.dedup import RecentIds
 from mdi.events import EventBase, Repair, SequenceGap, Trade
+from mdi.logutil import RateLimitedLog
 from mdi.stats import VenueStats
 
 NS = 1_000_000_000
@@ -175,6 +176,7 @@ class Backfiller:
         self._next_request_at = 0.0
         self._current: Repairing | None = None
         self._stats: VenueStats | None = None
+        self._log: RateLimitedLog | None = None
 
     # ----- called by the session (synchronously, while parsing a frame) ----------------------
     def report(self, hole: Hole, now_ns: int, out: list[EventBase]) -> None:
@@ -203,6 +205,7 @@ class Backfiller:
     async def run(self, ctx: ConnectorContext, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Repair holes one at a time until cancelled (runs in the connector's task group)."""
         self._stats = ctx.stats
+        self._log = RateLimitedLog(ctx.log)  # a venue that keeps failing must not flood the log
         headers = {"User-Agent": "mdi-backfill"}
         try:
             async with httpx.AsyncClient(base_url=self.config.rest_url, timeout=self.config.backfill_timeout,
@@ -284,8 +287,9 @@ class Backfiller:
                     raise
                 delay = self._backoff(attempt, getattr(exc, "retry_after", None))
                 attempt += 1
-                ctx.log.warning("gap repair request failed; retrying",
-                                extra={"venue": ctx.name, "error": str(exc) or type(exc).__name__, "delay_s": round(delay, 3)})
+                if self._log is not None:
+                    self._log.warning("backfill-retry", "%s: gap repair request failed (%s); retrying in %.3fs",
+                                      ctx.name, str(exc) or type(exc).__name__, delay)
                 await anyio.sleep(delay)
 
     async def _pace(self) -> None:
