@@ -187,7 +187,7 @@ class WsConnector(ABC, Generic[C]):
         owned here (the core's), so REST repairs never hold up the stream; it is started first
         so the session can hand it holes from the first frame on.
         """
-        backfiller = self.backfiller
+        backfiller: Backfiller | None = getattr(self, "backfiller", None)  # a subclass may skip __init__
         if backfiller is None or not backfiller.config.backfill:
             await self._connect_forever(ctx)
             return
