@@ -20,10 +20,12 @@ once as ``unrepairable``/``queue_full``, never dropped silently.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -177,6 +179,18 @@ class Backfiller:
         self._current: Repairing | None = None
         self._stats: VenueStats | None = None
         self._log: RateLimitedLog | None = None
+        self.refused = ""  # why this connector may not use its rest_url (see check_target)
+
+    def check_target(self, stream_url: str) -> str:
+        """Refuse a remote ``rest_url`` for a stream from this machine (a simulator): its trade
+        ids are not the venue's, so the live API would fill its holes with foreign trades, and
+        tests must not send traffic off the machine. Returns the reason ("" when allowed)."""
+        if is_loopback(stream_url) and not is_loopback(self.config.rest_url):
+            self.refused = (f"url {stream_url} is on this machine but rest_url {self.config.rest_url} is not; "
+                            "point rest_url at the simulator (sim.rest_url)")
+        else:
+            self.refused = ""
+        return self.refused
 
     # ----- called by the session (synchronously, while parsing a frame) ----------------------
     def report(self, hole: Hole, now_ns: int, out: list[EventBase]) -> None:
@@ -184,6 +198,8 @@ class Backfiller:
         cfg = self.config
         if not cfg.backfill:
             out.append(self._outcome(hole.gap, "not_attempted", "backfill_off", "backfill = false", 0, hole.size))
+        elif self.refused:
+            out.append(self._outcome(hole.gap, "not_attempted", "rest_url_not_local", self.refused, 0, hole.size))
         elif not self.active:
             out.append(self._outcome(hole.gap, "not_attempted", "no_repair_worker", "no repair worker running", 0, hole.size))
         elif now_ns - hole.after_ns > cfg.backfill_max_lookback * NS:
@@ -401,6 +417,17 @@ class TradeIdGaps:
         return hole
 
 
+def is_loopback(url: str) -> bool:
+    """True for URLs whose host is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def ceil_seconds(ns: int) -> int:
     return math.ceil(ns / NS)
 
@@ -415,5 +442,6 @@ __all__ = [
     "TradeIdGaps",
     "VenueError",
     "ceil_seconds",
+    "is_loopback",
     "retry_after_s",
 ]

@@ -191,6 +191,11 @@ class WsConnector(ABC, Generic[C]):
         if backfiller is None or not backfiller.config.backfill:
             await self._connect_forever(ctx)
             return
+        refused = backfiller.check_target(self.url())
+        if refused:  # holes are written at once, saying why (see Backfiller.report)
+            ctx.log.warning("gap repair off: %s", refused, extra={"venue": ctx.name})
+            await self._connect_forever(ctx)
+            return
         async with anyio.create_task_group() as tg:
             await tg.start(backfiller.run, ctx)
             await self._connect_forever(ctx)

@@ -134,7 +134,7 @@ class SequenceGap(EventBase, frozen=True, tag="gap"):
     ``repair`` is ``repaired``, ``partly_repaired``, ``unrepairable`` or ``not_attempted``,
     ``repair_reason`` a short code (``beyond_reach``, ``rate_limited``, ``venue_error``,
     ``request_budget``, ``not_in_venue_history``, ``queue_full``, ``shutdown``,
-    ``backfill_off``, ``no_repair_worker``) with ``repair_detail`` in words, ``backfilled`` the
+    ``backfill_off``, ``no_repair_worker``, ``rest_url_not_local``) with ``repair_detail`` in words, ``backfilled`` the
     trades fetched and ``missing`` the ids still absent. ``""`` where repair does not apply
     (connection-level numbering).
     """

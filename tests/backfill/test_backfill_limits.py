@@ -94,3 +94,15 @@ async def test_without_backfill_the_connector_runs_no_worker(sim: KrakenSimulato
     async with r.running():
         assert r.connector.backfiller is not None and not r.connector.backfiller.active
         await anyio.sleep(0)
+
+
+async def test_a_local_stream_is_never_repaired_from_a_remote_api(sim: KrakenSimulator) -> None:
+    """A simulator's ids are not the venue's: a remote rest_url is refused, the hole says why."""
+    r = run(sim, rest_url="https://mdi-test.invalid")
+    async with r.running():
+        assert r.connector.backfiller is not None and not r.connector.backfiller.active
+        await hole(sim)
+        await wait_for(lambda: len(r.trade_gaps()) == 1)
+    (gap,) = r.trade_gaps()
+    assert (gap.repair, gap.repair_reason, gap.missing) == ("not_attempted", "rest_url_not_local", 2)
+    assert "point rest_url at the simulator" in gap.repair_detail and sim.rest_requests == []
