@@ -49,7 +49,7 @@ class Run:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.connector.run, self.ctx)
             try:
-                await wait_for(lambda: self.stats.state == "live")
+                await wait_for(lambda: self.stats.state in ("subscribed", "live"))  # "live" needs data
                 yield
             finally:
                 tg.cancel_scope.cancel()

@@ -64,7 +64,7 @@ async def cut_and_trade(service: Service, kraken: KrakenSimulator, coinbase: Coi
     for _ in range(5):
         coinbase.withhold(coinbase.trades_frame(PRODUCT, 30))  # 100 in the snapshot, 50 over REST
     await wait_for(lambda: kraken.connect_count == 2 and coinbase.connect_count == 2
-                   and all(v.state == "live" for v in venues.values()))
+                   and all(v.state in ("subscribed", "live") for v in venues.values()))
     await kraken.publish_trades(PAIR, [("sell", "68499.9", "0.02000000")])
     await coinbase.broadcast(coinbase.trades_frame(PRODUCT, 2))
     await wait_for(lambda: venues["coinbase"].gaps_repaired == 1 and venues["kraken"].gaps_unrepaired == 1)
@@ -79,7 +79,7 @@ async def test_lake_holds_every_trade_once_and_says_why_a_hole_remains(tmp_path:
         service = make_service(lake, kraken, coinbase)
         async with anyio.create_task_group() as tg, httpx.AsyncClient() as client:
             await tg.start(service.run)
-            await wait_for(lambda: all(v.state == "live" for v in service.stats.venues.values()))
+            await wait_for(lambda: all(v.state in ("subscribed", "live") for v in service.stats.venues.values()))
             await cut_and_trade(service, kraken, coinbase)
             assert service.health_url
             health = (await client.get(f"{service.health_url}/health")).json()
@@ -126,7 +126,7 @@ async def test_a_stop_during_a_repair_leaves_a_shutdown_row_in_the_lake(tmp_path
         async with anyio.create_task_group() as tg:
             await tg.start(service.run)
             venue = service.stats.venues["kraken"]
-            await wait_for(lambda: venue.state == "live")
+            await wait_for(lambda: venue.state in ("subscribed", "live"))
             await kraken.publish_trades(PAIR, [("buy", "68500.1", "0.01000000")])
             kraken.withhold_trades(PAIR, 3)
             await kraken.publish_trades(PAIR, [("buy", "68500.2", "0.01000000")])
