@@ -8,9 +8,10 @@ Options (all have defaults; ``--help`` lists them):
 - ``--seconds N``: measurement window per scenario (default 20; ``--quick``: 2);
 - ``--transport picows|httpx-ws`` (repeatable; default both);
 - ``--scenario NAME`` (repeatable): only these, e.g. ``picows-max``, ``httpx-ws-10k``,
-  ``picows-slow-disk``;
+  ``picows-slow-disk``, ``picows-max-nojournal`` (the shipped graph without ``[journal]``: its
+  cost is printed from the two runs side by side);
 - ``--quick``: a smoke run of a few seconds (``picows-max`` only, 0.5 s warm-up, 2 s window), for tests;
-- ``--components``: also run the router, Parquet and Redis component benchmarks;
+- ``--components``: also run the router, Parquet, Redis and journal component benchmarks;
 - ``--out PATH``: where to write the JSON (default ``$TMPDIR/mdi-bench/<date>.json``, outside the checkout);
 - ``--keep``: keep each scenario's config, logs and lake; ``--profile``: also cProfile the
   service's event loop during the window (``service.prof``; such a run's figures are not valid).
@@ -152,6 +153,32 @@ def print_capture(results: list[dict[str, Any]]) -> None:
               f"exit {cap['replay_exit_code']})")
 
 
+def journal_cost(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """picows-max (journal on, as shipped) against picows-max-nojournal, both from this run."""
+    by = {r["scenario"]: r for r in results}
+    on, off = by.get("picows-max"), by.get("picows-max-nojournal")
+    if on is None or off is None or not on["cpu_us_per_event"] or not off["cpu_us_per_event"]:
+        return None
+    return {
+        "events_per_s_on": on["events_per_s"], "events_per_s_off": off["events_per_s"],
+        "throughput_ratio": on["events_per_s"] / off["events_per_s"],
+        "cpu_us_per_event_on": on["cpu_us_per_event"], "cpu_us_per_event_off": off["cpu_us_per_event"],
+        "cpu_us_per_event_added": on["cpu_us_per_event"] - off["cpu_us_per_event"],
+    }
+
+
+def print_journal(cost: dict[str, Any] | None, components: dict[str, Any]) -> None:
+    if cost is not None:
+        print(f"\njournal cost (same run): {cost['events_per_s_on']:,.0f} events/s with, {cost['events_per_s_off']:,.0f} without "
+              f"(x{cost['throughput_ratio']:.2f}); CPU {cost['cpu_us_per_event_on']:.2f} vs {cost['cpu_us_per_event_off']:.2f} us/event "
+              f"({cost['cpu_us_per_event_added']:+.2f})")
+    journal = components.get("journal")
+    if journal:
+        print(f"journal component: append {journal['append']['events_per_s']:,.0f} events/s at "
+              f"{journal['append']['cpu_us_per_event']:.2f} CPU us/event; recovery scan {journal['scan_rows_per_s']:,.0f} rows/s, "
+              f"replay {journal['replay_rows_per_s']:,.0f} rows/s, into the Parquet sink {journal['recover_rows_per_s']:,.0f} rows/s")
+
+
 def goals(results: list[dict[str, Any]], components: dict[str, Any]) -> list[dict[str, Any]]:
     """Each goal with the measured figure and whether it holds (None: not measured this run)."""
     by = {r["scenario"]: r for r in results}
@@ -206,7 +233,7 @@ def run_components() -> dict[str, Any]:
     """The component benchmarks, in-process (each one also runs alone: python -m bench.bench_*)."""
     import anyio
 
-    from bench import bench_parquet, bench_redis, bench_router
+    from bench import bench_journal, bench_parquet, bench_redis, bench_router
 
     out: dict[str, Any] = {"router": anyio.run(bench_router.measure, 5.0, backend="asyncio")}
     parquet: dict[str, Any] = {}
@@ -215,6 +242,7 @@ def run_components() -> dict[str, Any]:
             parquet[kind] = bench_parquet.bench_steps(kind, 100_000, 3, 3, Path(tmp) / "steps")
             parquet[kind]["sink"] = anyio.run(bench_parquet.bench_sink, kind, 100_000, 3, 3, Path(tmp) / "sink")
     out["parquet"] = parquet
+    out["journal"] = bench_journal.measure(500_000)
     with RedisServer() as server:
         events = 1_000_000
         burst = anyio.run(bench_redis.burst, server, events, 1000, 0.05)
@@ -263,7 +291,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "goals": [],
     }
     report["goals"] = goals(results, components)
+    report["journal_cost"] = journal_cost(results)
     print_tables(results)
+    print_journal(report["journal_cost"], components)
     print("\ngoals:")
     for g in report["goals"]:
         if g["measured"] is not None:

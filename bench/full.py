@@ -54,6 +54,7 @@ class Scenario:
     rate: float  # events/s offered on the blasted connection; 0 = as fast as the client reads
     slow_disk: SlowDisk | None = None
     capture: bool = False  # [capture] on: its cost is this scenario's throughput vs the same one without
+    journal: bool = True  # the shipped config's [journal]; off: the same graph without it
 
 
 @dataclass
@@ -76,6 +77,8 @@ def scenarios(opts: Options, transports: tuple[str, ...], names: tuple[str, ...]
         out.append(Scenario(f"{transport}-max", transport, 0.0))
         if transport == "picows":
             out.append(Scenario(f"{transport}-max-capture", transport, 0.0, capture=True))
+        if transport == "picows":  # the journal's cost: the same graph without it, in the same run
+            out.append(Scenario(f"{transport}-max-nojournal", transport, 0.0, journal=False))
         out.append(Scenario(f"{transport}-{opts.latency_rate / 1000:g}k", transport, opts.latency_rate))
     if "picows" in transports:
         out.append(Scenario("picows-slow-disk", "picows", 0.0, opts.slow_disk))
@@ -208,6 +211,7 @@ def service_config(
     else:
         doc["sinks"] = {"parquet": parquet, **doc["sinks"]}
     doc["sinks"]["redis"]["url"] = redis_url
+    doc["journal"] = {**doc.get("journal", {}), "root": str(lake.parent / "journal"), "enabled": sc.journal}
     if redis_flush_interval is not None:
         doc["sinks"]["redis"]["flush_interval"] = redis_flush_interval
     if sc.capture:
@@ -337,6 +341,7 @@ def run_scenario(sc: Scenario, opts: Options, redis: RedisServer, workdir: Path)
         "transport": sc.transport,
         "offered_events_per_s": sc.rate or "max",
         "slow_disk": None if sc.slow_disk is None else asdict(sc.slow_disk),
+        "journal": sc.journal,
         "window_s": round(elapsed, 3),
         "events_per_s": routed / elapsed,
         "blasted_events_per_s": delta(after, before, "venues", BLASTED, "events") / elapsed,
@@ -387,6 +392,7 @@ def run_scenario(sc: Scenario, opts: Options, redis: RedisServer, workdir: Path)
         result["slow_disk"]["service_state_at_end_of_window"] = after["sinks"]["slow_parquet"]["state"]
     if not opts.keep:
         _remove_lake(lake)
+        _remove_lake(here / "journal")
     return result
 
 
@@ -431,6 +437,8 @@ def replay_figures(stderr: str) -> dict[str, Any]:
 
 
 def _remove_lake(lake: Path) -> None:
+    if not lake.exists():
+        return
     for path in sorted(lake.rglob("*"), reverse=True):
         if path.is_dir():
             path.rmdir()

@@ -117,11 +117,20 @@ class PipelineContext:
     timer: Callable[[int, int], AbstractContextManager[Any]] | None = None
 
 
+def _no_journal(seq: int) -> None:
+    """``SinkContext.committed`` when no journal runs: nothing waits for the report."""
+
+
 @dataclass
 class SinkContext:
+    """``committed(seq)``: a durable sink reports that every event it was given with a sequence
+    number up to ``seq`` is committed to its storage (the journal then releases those events;
+    see docs/plugins.md, "Durable sinks and the journal"). Cheap; call it after each commit."""
+
     name: str
     stats: SinkStats
     log: logging.Logger
     health: Callable[[], dict[str, Any]] = field(default=lambda: {})
     clock: Callable[[], int] = now_ns
     instance: str = field(default_factory=host_instance)  # [service] instance (mdi.instance)
+    committed: Callable[[int], None] = _no_journal

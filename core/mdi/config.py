@@ -2,7 +2,7 @@
 
 The core owns the file's shape: ``[connectors.<name>]``, ``[pipeline.<name>]``, ``[sinks.<name>]``
 (each decoded with the type its plugin declares) and the core sections ``[router]``,
-``[supervisor]``, ``[http]``, ``[logging]``, ``[service]``. Every error names the file, the full key path and
+``[supervisor]``, ``[http]``, ``[logging]``, ``[service]``, ``[journal]``. Every error names the file, the full key path and
 what was expected, so a user can fix it without reading code.
 """
 
@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import msgspec
 
 from mdi.instance import check_instance, host_instance
+from mdi.journal.config import JournalConfig
 
 SECTION_KINDS: dict[str, str] = {"connectors": "connector", "pipeline": "pipeline", "sinks": "sink"}
 
@@ -110,6 +111,7 @@ class _CoreSections(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
     http: HttpConfig = HttpConfig()
     logging: LoggingConfig = LoggingConfig()
     capture: CaptureConfig = CaptureConfig()
+    journal: JournalConfig = JournalConfig()
 
 
 @dataclass
@@ -123,6 +125,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    journal: JournalConfig = field(default_factory=JournalConfig)
     # section ("connectors" | "pipeline" | "sinks") -> component name -> raw table
     components: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -200,6 +203,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         http=core.http,
         logging=core.logging,
         capture=core.capture,
+        journal=core.journal,
         components={"connectors": core.connectors, "pipeline": core.pipeline, "sinks": core.sinks},
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import anyio
 import msgspec
@@ -23,6 +23,9 @@ from mdi.events import RAW_LIMIT, ConnectionStatus, ConnState, EventBase, Reject
 from mdi.logutil import RateLimitedLog
 from mdi.stats import VenueState
 from mdi.transport import Frame, TransportError, WsConnection
+
+if TYPE_CHECKING:
+    from mdi.backfill import Backfiller
 
 NS = 1_000_000_000
 # On cancellation (shutdown), events already parsed still go to the router: it keeps draining
@@ -167,6 +170,8 @@ class WsConnector(ABC, Generic[C]):
 
     def __init__(self, config: C) -> None:
         self.config = config
+        # REST gap repair (mdi.backfill); a venue connector that supports it sets this.
+        self.backfiller: Backfiller | None = None
         self._invalid_logs: dict[int, RateLimitedLog] = {}
 
     def invalid_log(self, ctx: ConnectorContext) -> RateLimitedLog:
@@ -184,7 +189,26 @@ class WsConnector(ABC, Generic[C]):
         return self.config.url
 
     async def run(self, ctx: ConnectorContext) -> None:
-        """Connect, stream, and reconnect forever (until cancelled)."""
+        """Connect, stream, and reconnect forever (until cancelled).
+
+        With a :attr:`backfiller`, its repair worker runs beside the connection in a task group
+        owned here (the core's), so REST repairs never hold up the stream; it is started first
+        so the session can hand it holes from the first frame on.
+        """
+        backfiller: Backfiller | None = getattr(self, "backfiller", None)  # a subclass may skip __init__
+        if backfiller is None or not backfiller.config.backfill:
+            await self._connect_forever(ctx)
+            return
+        refused = backfiller.check_target(self.url())
+        if refused:  # holes are written at once, saying why (see Backfiller.report)
+            ctx.log.warning("gap repair off: %s", refused, extra={"venue": ctx.name})
+            await self._connect_forever(ctx)
+            return
+        async with anyio.create_task_group() as tg:
+            await tg.start(backfiller.run, ctx)
+            await self._connect_forever(ctx)
+
+    async def _connect_forever(self, ctx: ConnectorContext) -> None:
         attempt = 0
         bad = RateLimitedLog(ctx.log)
         while True:

@@ -23,6 +23,8 @@ import msgspec
 Side = Literal["buy", "sell", "unknown"]
 OptionType = Literal["C", "P"]
 Quality = Literal["Ok", "Degraded", "Suspect"]
+TradeSource = Literal["ws", "rest"]
+Repair = Literal["", "repaired", "partly_repaired", "unrepairable", "not_attempted"]
 
 
 class EventBase(msgspec.Struct, frozen=True, tag_field="kind", kw_only=True):
@@ -50,12 +52,16 @@ class Trade(EventBase, frozen=True, tag="trade"):
     ``side`` is the *taker's* (aggressor's) side on every venue: a ``buy`` lifted the offer.
     Venues that publish the maker's side (Coinbase ``market_trades``) are inverted by their
     connector.
+
+    ``source`` says how the row reached mdi: ``ws`` (the venue's stream) or ``rest`` (fetched
+    after a gap by :mod:`mdi.backfill`). Either way a trade id appears once per venue and symbol.
     """
 
     trade_id: str
     price: Decimal
     size: Decimal
     side: Side = "unknown"
+    source: TradeSource = "ws"
 
 
 class Greeks(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,11 +128,25 @@ class ConnectionStatus(EventBase, frozen=True, tag="status"):
 
 
 class SequenceGap(EventBase, frozen=True, tag="gap"):
-    """The venue's own message numbering skipped: ``expected`` was due, ``received`` came."""
+    """The venue's own message numbering skipped: ``expected`` was due, ``received`` came.
+
+    For trade-id holes (channel ``trade``) the row is written once the REST repair is over:
+    ``repair`` is ``repaired``, ``partly_repaired``, ``unrepairable`` or ``not_attempted``,
+    ``repair_reason`` a short code (``beyond_reach``, ``rate_limited``, ``venue_error``,
+    ``request_budget``, ``not_in_venue_history``, ``queue_full``, ``shutdown``,
+    ``backfill_off``, ``no_repair_worker``, ``rest_url_not_local``) with ``repair_detail`` in words, ``backfilled`` the
+    trades fetched and ``missing`` the ids still absent. ``""`` where repair does not apply
+    (connection-level numbering).
+    """
 
     channel: str
     expected: int
     received: int
+    repair: Repair = ""
+    repair_reason: str = ""
+    repair_detail: str = ""
+    backfilled: int = 0
+    missing: int = 0
 
 
 class Rejected(EventBase, frozen=True, tag="rejected"):

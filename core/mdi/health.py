@@ -57,6 +57,14 @@ def _venue(service: ServiceStats, name: str, venue: VenueStats, now: int) -> dic
         "gaps": venue.gaps,
         "invalid": dict(venue.invalid),
         "ignored": venue.ignored,
+        "repairs": {
+            "in_progress": venue.repairs_in_progress,
+            "queued": venue.repairs_queued,
+            "trades_backfilled": venue.backfilled,
+            "repaired": venue.gaps_repaired,
+            "partly_repaired": venue.gaps_partly_repaired,
+            "unrepaired": venue.gaps_unrepaired,
+        },
     }
 
 

@@ -72,10 +72,16 @@ VENUE_COUNTERS: tuple[tuple[str, MetricInfo], ...] = (
     ("duplicates", _c("mdi_venue_duplicates_total", "Duplicate events dropped (e.g. trades replayed after a reconnect).")),
     ("ignored", _c("mdi_venue_ignored_total", "Frames deliberately not turned into events (e.g. streams not subscribed).")),
     ("undelivered", _c("mdi_venue_undelivered_total", "Parsed events the router could not take within the shutdown grace.")),
+    ("backfilled", _c("mdi_venue_trades_backfilled_total", "Trades fetched over REST to fill a gap (trade rows with source=rest).")),
+    ("backfill_requests", _c("mdi_venue_backfill_requests_total", "REST requests made to repair gaps (retries included).")),
+    ("gaps_repaired", _c("mdi_venue_gaps_repaired_total", "Trade-id gaps filled completely over REST.")),
+    ("gaps_partly_repaired", _c("mdi_venue_gaps_partly_repaired_total", "Trade-id gaps filled in part (the gap row says why not all).")),
+    ("gaps_unrepaired", _c("mdi_venue_gaps_unrepaired_total", "Trade-id gaps that could not be filled (the gap row says why).")),
 )
 VENUE_INVALID = _c(
     "mdi_venue_invalid_total", "Values refused at the edge, by reason (each kept as a `rejected` event in the lake)."
 )
+VENUE_REPAIRS = _g("mdi_venue_repairs_in_progress", "Gap repairs under way or queued for the venue.")
 VENUE_AGE = _g(
     "mdi_venue_last_data_age_seconds",
     "Seconds since the venue last sent data (heartbeats excluded); before any data, since the service started.",
@@ -113,7 +119,7 @@ COMPONENT_COUNTER_PATTERN = _c("mdi_component_<key>_total", "One per key of a co
 
 FIXED_METRICS: tuple[MetricInfo, ...] = (
     UPTIME, START_TIME, SERVICE_STATE, BUILD_INFO,
-    *(info for _, info in VENUE_COUNTERS), VENUE_INVALID, VENUE_AGE, VENUE_LAST_DATA, VENUE_STATE, VENUE_LATENCY,
+    *(info for _, info in VENUE_COUNTERS), VENUE_INVALID, VENUE_AGE, VENUE_LAST_DATA, VENUE_STATE, VENUE_LATENCY, VENUE_REPAIRS,
     *(info for _, info in ROUTER_COUNTERS), ROUTER_DROPS, ROUTER_LAST_SEQ, ROUTER_LATENCY,
     CHANNEL_DEPTH, CHANNEL_CAPACITY,
     SINK_STATE, SINK_INFO, SINK_QUEUE, SINK_LATENCY, SINK_DROPPED,
@@ -220,6 +226,10 @@ class ServiceCollector(Collector):
         yield age
         yield last
         yield _one_hot(VENUE_STATE, ["venue"], (([n], s.state) for n, s in venues), VENUE_STATES)
+        repairs = _gauge(VENUE_REPAIRS, ["venue"])
+        for name, stats in venues:
+            repairs.add_metric([name], stats.repairs_in_progress + stats.repairs_queued)
+        yield repairs
         latency = HistogramMetricFamily(VENUE_LATENCY.name, VENUE_LATENCY.help, labels=["venue"])
         for name, stats in venues:
             _add_histogram(latency, [name], stats.exchange_latency)

@@ -13,7 +13,7 @@ between channels; consumers must treat a batch as read-only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from msgspec.structs import force_setattr as _force_setattr  # what stamp_seq uses (see _route)
 
@@ -22,6 +22,9 @@ from mdi.config import RouterConfig
 from mdi.events import EventBase
 from mdi.stats import RouterStats
 from mdi.timeutil import now_ns
+
+if TYPE_CHECKING:
+    from mdi.journal import Journal
 
 _LATENCY_SAMPLES_PER_BATCH = 32
 
@@ -55,6 +58,7 @@ class Router:
         # streams are a few events a second, so this costs nothing per connector event. A tap
         # must be cheap and must not raise.
         self.derived_taps: list[Callable[[list[EventBase]], None]] = []
+        self.journal: Journal | None = None  # set by the runtime when [journal] is enabled
 
     # ----- wiring ----------------------------------------------------------------------
     def add_sink(self, name: str, durable: bool) -> BatchChannel[EventBase]:
@@ -119,11 +123,16 @@ class Router:
 
     async def _route(self, batch: list[EventBase]) -> None:
         seq = self.next_seq
+        journal = self.journal
+        if journal is not None:  # no number is handed out before it is durably reserved
+            await journal.reserve_through(seq + len(batch) - 1)
         stamp = _force_setattr  # what stamp_seq does, without a Python call per event
         for event in batch:
             stamp(event, "seq", seq)
             seq += 1
         self.next_seq = seq
+        if journal is not None:
+            await journal.append(batch)
         stats = self.stats
         stats.last_seq = seq - 1
         stats.routed += len(batch)

@@ -1,6 +1,7 @@
 """Running an assembled graph: one anyio task group tree owned by the core.
 
-Start order: sinks open (and report the lake's watermark) -> router -> pipelines -> connectors
+Start order: the journal is scanned, sinks open (and report the lake's watermark), the journal
+replays what the durable sinks lack (see :mod:`mdi.journal`) -> router -> pipelines -> connectors
 -> HTTP. Stop order (first SIGINT/SIGTERM, or :meth:`Service.request_stop`): connectors are
 cancelled, ingress closes, the router drains it and closes the pipeline inboxes, pipelines finish
 (bounded by ``supervisor.shutdown_timeout``), the router drains derived events and closes the
@@ -22,6 +23,7 @@ from mdi.channel import BatchChannel
 from mdi.components import ConnectorContext, PipelineContext, SinkContext
 from mdi.events import TYPE_OF_KIND, EventBase
 from mdi.graph import Graph, Node
+from mdi.journal.service import STATS_NAME, JournalRun
 from mdi.router import Router
 from mdi.stats import ComponentStats, ServiceStats, SinkStats, VenueStats
 from mdi.statuspage.history import DerivedHistory
@@ -67,6 +69,7 @@ class Service:
         self.forced = False
         self._stop = anyio.Event()
         self._sink_inputs: dict[str, BatchChannel[EventBase]] = {}
+        self.journal: JournalRun | None = None
 
     def request_stop(self) -> None:
         """Begin the ordered shutdown (idempotent)."""
@@ -85,6 +88,8 @@ class Service:
             self.stats.sinks[node.name] = stats
             ctx = SinkContext(name=node.name, stats=stats, log=logging.getLogger(f"mdi.sink.{node.name}"), health=self.health, clock=self.clock,
                               instance=self.graph.config.service.name)
+            if self.journal is not None and node.spec.delivery == "durable":
+                ctx.committed = self.journal.committer(node.name)
             try:
                 mark = await node.component.open(ctx)
             except Exception as exc:
@@ -96,6 +101,22 @@ class Service:
             if mark is not None:
                 watermark = max(watermark, int(mark))
         return watermark
+
+    async def _open_durable_path(self) -> int:
+        """Open the journal (if enabled) and the sinks; the first number the router may use is
+        above the lake's watermark and above every number the journal says was handed out."""
+        config = self.graph.config.journal
+        high = 0
+        if config.enabled:
+            if any(n.name == STATS_NAME for n in self.graph.sinks):
+                raise RuntimeError(f"a sink is named {STATS_NAME!r}, the name the journal reports under; rename that sink")
+            self.journal = JournalRun(config, self.stats)
+            high = await self.journal.open()
+        first_seq = max(await self._open_sinks(), high) + 1
+        if self.journal is not None:
+            durable = [(n.name, n.component) for n in self.graph.sinks if n.spec.delivery == "durable"]
+            await self.journal.start(first_seq, durable)
+        return first_seq
 
     def _wire(self, first_seq: int) -> Router:
         router = Router(self.graph.config.router, self.stats.router, first_seq=first_seq)
@@ -137,9 +158,10 @@ class Service:
 
     async def _run_adapted(self, task_status: TaskStatus[Service], handle_signals: bool) -> None:
         self.stats.started_ns = self.clock()
-        watermark = await self._open_sinks()
-        router = self.router = self._wire(watermark + 1)
-        log.info("router starts", extra={"first_seq": watermark + 1})
+        first_seq = await self._open_durable_path()
+        router = self.router = self._wire(first_seq)
+        router.journal = self.journal.journal if self.journal else None
+        log.info("router starts", extra={"first_seq": first_seq})
         async with anyio.create_task_group() as outer:
             if handle_signals:
                 outer.start_soon(self._watch_signals, outer.cancel_scope)
@@ -149,7 +171,11 @@ class Service:
 
                 serve = partial(serve_http, sources=self._status_sources())
                 self.health_url = await outer.start(serve, self.stats, http.host, http.port)
-            await self._run_core(router, task_status)
+            try:
+                await self._run_core(router, task_status)
+            finally:
+                if self.journal is not None:
+                    await self.journal.close(lambda: self.forced)
             outer.cancel_scope.cancel()
         self.stats.state = "stopped"
         self._log_final_counts()
@@ -176,6 +202,10 @@ class Service:
             for node in self.graph.sinks:
                 if node.name in self._sink_inputs:
                     core.start_soon(self._run_sink, node, self._sink_inputs[node.name])
+            if self.journal is not None:  # the journal's tail reaches the sinks before anything new
+                durable = [(n.name, n.component, self._sink_inputs[n.name]) for n in self.graph.sinks
+                           if n.spec.delivery == "durable" and n.name in self._sink_inputs]
+                await self.journal.recover(durable)
             core.start_soon(router.run)
             async with anyio.create_task_group() as pipes:
                 for node, channel in zip(self.graph.pipelines, router.pipelines):

@@ -158,6 +158,14 @@ class VenueStats:
     invalid: Counter[str] = field(default_factory=Counter)  # reason -> values refused at the edge
     undelivered: int = 0  # parsed events the router could not take before shutdown gave up
     rejected: list[str] = field(default_factory=list)
+    # REST gap repair (mdi.backfill): trades fetched, gap outcomes, work under way
+    backfilled: int = 0
+    backfill_requests: int = 0
+    gaps_repaired: int = 0
+    gaps_partly_repaired: int = 0
+    gaps_unrepaired: int = 0
+    repairs_in_progress: int = 0
+    repairs_queued: int = 0
     exchange_latency: Histogram = field(default_factory=Histogram)
 
 

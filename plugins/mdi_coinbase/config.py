@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from mdi.connector import ConnectorConfigBase
+from mdi.backfill import BackfillConfigBase
 
 LIVE_URL = "wss://advanced-trade-ws.coinbase.com"
+LIVE_REST_URL = "https://api.coinbase.com"
 
 
-class CoinbaseConfig(ConnectorConfigBase, forbid_unknown_fields=True, kw_only=True):
+class CoinbaseConfig(BackfillConfigBase, forbid_unknown_fields=True, kw_only=True):
     """Coinbase Advanced Trade settings; the base class adds url/transport/staleness/backoff keys.
 
     ``symbols`` are Coinbase product ids (``BTC-USD``), which are already canonical.
@@ -21,6 +22,10 @@ class CoinbaseConfig(ConnectorConfigBase, forbid_unknown_fields=True, kw_only=Tr
     order: in the 2026 live capture 49 of 51 ``SELL`` prints were at the best ask. Events carry
     the aggressor (taker) side like every other venue, so the wire side is inverted; set this to
     false to pass the wire side through unchanged.
+    ``trade_gap_check``: Coinbase numbers trades consecutively per product, so a jump in
+    ``trade_id`` (across a reconnect, say) is a ``SequenceGap`` on channel ``trade``, repaired from
+    the public market trades endpoint (``rest_url``, ``backfill*`` keys: see
+    :class:`mdi.backfill.BackfillConfigBase`; public limit 10 requests/s per IP).
     """
 
     url: str = LIVE_URL
@@ -29,6 +34,9 @@ class CoinbaseConfig(ConnectorConfigBase, forbid_unknown_fields=True, kw_only=Tr
     trades: bool = True
     heartbeats: bool = True
     wire_side_is_maker: bool = True
+    trade_gap_check: bool = True
+    rest_url: str = LIVE_REST_URL
+    backfill_min_interval: float = 0.2
 
     def __post_init__(self) -> None:
         """Reject configs that could only fail at run time (msgspec reports the key path)."""
@@ -43,3 +51,4 @@ class CoinbaseConfig(ConnectorConfigBase, forbid_unknown_fields=True, kw_only=Tr
             raise ValueError("enable at least one of bbo, trades")
         if self.stale_after <= 0:
             raise ValueError("stale_after must be > 0")
+        self.check_backfill()

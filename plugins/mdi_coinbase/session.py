@@ -173,6 +173,7 @@ class CoinbaseSession(VenueSession):
             if not event.trades:
                 continue
             timed = sorted(((parse_rfc3339_ns(t.time), t) for t in event.trades), key=_trade_order)
+            fresh: list[tuple[int, wire.MarketTrade]] = []
             for trade_ts, t in timed:
                 reason, field, value = valid_trade(t.price, t.size)
                 if not reason and timestamp(trade_ts):
@@ -184,6 +185,7 @@ class CoinbaseSession(VenueSession):
                 if recent.seen((t.product_id, t.trade_id)):
                     self.stats.duplicates += 1
                     continue
+                fresh.append((trade_ts, t))
                 out.append(
                     Trade(
                         venue=self.venue,
@@ -196,7 +198,27 @@ class CoinbaseSession(VenueSession):
                         side=sides.get(t.side, "unknown"),
                     )
                 )
+            if self.cfg.trade_gap_check:
+                self._check_trade_ids(fresh, recv_ns, out)
         return got
+
+    def _check_trade_ids(self, fresh: list[tuple[int, wire.MarketTrade]], recv_ns: int, out: list[EventBase]) -> None:
+        """Gap check in id order: two trades of one frame may carry times out of id order."""
+        numbered = sorted((int(t.trade_id), ts, t.product_id) for ts, t in fresh if t.trade_id.isdigit())
+        for trade_id, ts, product in numbered:
+            self._check_trade_id(product, trade_id, ts, recv_ns, out)
+
+    def _check_trade_id(self, product: str, trade_id: int, ts: int, recv_ns: int, out: list[EventBase]) -> None:
+        """Trade ids run consecutively per product: a jump is a hole for the backfiller, which
+        writes the gap row (channel ``trade``) once it has tried REST."""
+        hole = self.connector.trade_gaps.observe(product, trade_id, ts, recv_ns)
+        if hole is None:
+            return
+        self.stats.gaps += 1
+        assert self.connector.backfiller is not None
+        self.connector.backfiller.report(hole, recv_ns, out)
+        self._log.warning("gap:trade", "%s: %s trade_id gap: expected %d, received %d",
+                          self.ctx.name, product, hole.after_id + 1, trade_id)
 
     def _on_heartbeats(self, env: Envelope, ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:
         """Check ``heartbeat_counter`` (+1 a second); a repeated counter is not a gap."""

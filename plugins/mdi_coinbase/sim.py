@@ -13,7 +13,14 @@ next ``sequence_num`` and go only to clients subscribed to their channel; ``mark
 ``ticker`` frames are remembered for the snapshots sent after a (re)subscribe, which is what
 makes de-duplication across reconnects testable. Knobs beyond the base class:
 :meth:`skip_sequence` and :meth:`skip_heartbeats` (inject gaps), :meth:`send_heartbeat`
-(a chosen counter, e.g. a repeat), ``heartbeat_interval`` (seconds, default 1).
+(a chosen counter, e.g. a repeat), ``heartbeat_interval`` (seconds, default 1),
+:meth:`trades_frame` (a ``market_trades`` frame of new trades) and :meth:`withhold` (trades that
+happen but are not streamed: a gap REST can repair).
+
+REST (same port, see :class:`mdi.testing.sim.VenueSimulator`): the public market trades
+endpoint ``GET /api/v3/brokerage/market/products/{product_id}/ticker?limit=&start=&end=``
+answers from the last ``rest_retention`` trades of each product (every trade broadcast or
+withheld, even with no client connected), newest first, with ``start <= time < end``.
 """
 
 from __future__ import annotations
@@ -36,10 +43,12 @@ from mdi.testing.sim import VenueSimulator, reference_price
 from mdi.timeutil import parse_rfc3339_ns
 
 from mdi_coinbase import wire
+from mdi_coinbase.rest import PATH as REST_TICKER_PATH
 from mdi_coinbase.session import HEARTBEATS, sub_key
 
 CHANNELS = frozenset({"ticker", "market_trades", HEARTBEATS})
 SEQ_FIELD = re.compile(r'"sequence_num":\s*\d+')
+REST_TICKER = re.compile("^" + re.escape(REST_TICKER_PATH).replace(re.escape("{product_id}"), "(?P<product>[A-Z0-9]+-[A-Z0-9]+)") + "$")
 HEARTBEAT_START = 41691  # Coinbase's counter is the server's uptime in seconds
 TICK = Decimal("0.01")
 START_PRICES = {"BTC-USD": Decimal("65083.66"), "ETH-USD": Decimal("2512.37")}
@@ -140,6 +149,9 @@ class CoinbaseSimulator(VenueSimulator):
         self.products: list[str] = list(products)
         self.clients: dict[ServerConnection, _Client] = {}
         self.trade_history: dict[str, deque[dict[str, Any]]] = {}
+        self.tape: dict[str, deque[dict[str, Any]]] = {}  # what REST can still return, per product
+        self.rest_retention = 10_000
+        self.demo_withhold_every = 0  # mdi demo: every Nth trade frame is not streamed (0 = never)
         self.last_ticker: dict[str, dict[str, Any]] = {}
         self._books: dict[str, _Book] = {}
         self._rng = random.Random(20260809)
@@ -294,6 +306,40 @@ class CoinbaseSimulator(VenueSimulator):
                 for trade in sorted(event.get("trades") or [], key=_newest_last):
                     history = self.trade_history.setdefault(trade["product_id"], deque(maxlen=self.snapshot_trades))
                     history.appendleft(trade)
+                    self.tape.setdefault(trade["product_id"], deque(maxlen=self.rest_retention)).append(trade)
+
+    def trades_frame(self, product: str, count: int) -> str:
+        """A ``market_trades`` update with ``count`` new trades of ``product`` (next trade ids)."""
+        now = time.time_ns()
+        trades = self._book(product).trades(self._rng, count, now)
+        return self._frame(_Client(), "market_trades", [{"type": "update", "trades": trades}], now)
+
+    def withhold(self, text: str) -> None:
+        """A data frame that happens at the venue (snapshots, REST) but is sent to nobody."""
+        self._remember(text)
+
+    # ----- REST ----------------------------------------------------------------------------
+    def on_rest(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        match = REST_TICKER.match(path)
+        if match is None:
+            return 404, {"error": "NOT_FOUND", "message": f"no route {path}"}
+        product = match["product"]
+        try:
+            limit = int(query["limit"])
+            start = int(query.get("start") or 0) * 1_000_000_000
+            end = int(query.get("end") or 2**40) * 1_000_000_000
+        except (KeyError, ValueError):
+            return 400, {"error": "INVALID_ARGUMENT", "message": "limit is required; start and end are UNIX seconds"}
+        window = [t for t in self.tape.get(product, ()) if start <= parse_rfc3339_ns(t["time"]) < end]
+        book = self._book(product)
+        newest_first = sorted(window, key=_newest_last, reverse=True)[:max(1, limit)]
+        return 200, {"trades": [{**t, "exchange": "COINBASE"} for t in newest_first],
+                     "best_bid": str(book.bid), "best_ask": str(book.bid + TICK)}
+
+    def sim_settings(self) -> dict[str, Any]:
+        """The demo repairs the gaps it makes (``demo_withhold_every``) from this REST API."""
+        self.demo_withhold_every = self.demo_withhold_every or 200
+        return {**super().sim_settings(), "rest_url": self.rest_url}
 
     def _book(self, product: str) -> _Book:
         book = self._books.get(product)
@@ -305,6 +351,7 @@ class CoinbaseSimulator(VenueSimulator):
         """Endless ticker updates and, now and then, a few trades, per product, timestamped now."""
         rng = random.Random(7)
         template = _Client()
+        trade_frames = 0
         while True:
             for product in list(self.products):
                 book = self._book(product)
@@ -316,4 +363,9 @@ class CoinbaseSimulator(VenueSimulator):
                 yield self._frame(template, "ticker", [{"type": "update", "tickers": [book.ticker(rng)]}], now)
                 if rng.random() < 0.4:
                     trades = book.trades(rng, rng.choice((1, 1, 1, 2, 3)), now)
-                    yield self._frame(template, "market_trades", [{"type": "update", "trades": trades}], now)
+                    text = self._frame(template, "market_trades", [{"type": "update", "trades": trades}], now)
+                    trade_frames += 1
+                    if self.demo_withhold_every and trade_frames % self.demo_withhold_every == 0:
+                        self.withhold(text)
+                    else:
+                        yield text

@@ -19,7 +19,7 @@ import msgspec
 
 from mdi.components import ConnectorContext
 from mdi.connector import NS, MalformedFrame, VenueSession
-from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
+from mdi.events import BBO, EventBase, Side, Trade
 from mdi.timeutil import parse_rfc3339_ns
 from mdi.validate import quote, timestamp
 from mdi.validate import trade as valid_trade
@@ -185,7 +185,7 @@ class KrakenSession(VenueSession):
                 self.stats.duplicates += 1
                 continue
             if self.cfg.trade_gap_check:
-                self._check_trade_gap(symbol, item.trade_id, recv_ns, out)
+                self._check_trade_gap(symbol, item.trade_id, ts, recv_ns, out)
             out.append(
                 Trade(
                     venue=self.venue,
@@ -202,23 +202,20 @@ class KrakenSession(VenueSession):
             self._observe_latency("trade", recv_ns, sample)
         return got
 
-    def _check_trade_gap(self, symbol: str, trade_id: int, recv_ns: int, out: list[EventBase]) -> None:
-        """A jump in the per-pair ``trade_id`` sequence means trades were missed."""
-        last_ids = self.connector.last_trade_id
-        last = last_ids.get(symbol)
-        if last is not None and trade_id > last + 1:
-            self.stats.gaps += 1
-            out.append(
-                SequenceGap(
-                    venue=self.venue, symbol=symbol, ts_recv=recv_ns, channel="trade", expected=last + 1, received=trade_id
-                )
-            )
-            self.ctx.log.warning(
-                "trade_id gap",
-                extra={"venue": self.ctx.name, "symbol": symbol, "expected": last + 1, "received": trade_id},
-            )
-        if last is None or trade_id > last:
-            last_ids[symbol] = trade_id
+    def _check_trade_gap(self, symbol: str, trade_id: int, ts: int, recv_ns: int, out: list[EventBase]) -> None:
+        """A jump in the per-pair ``trade_id`` sequence means trades were missed: a hole for the
+        connector's backfiller, which writes the gap row once it has tried REST."""
+        connector = self.connector
+        hole = connector.trade_gaps.observe(symbol, trade_id, ts, recv_ns)
+        if hole is None:
+            return
+        self.stats.gaps += 1
+        assert connector.backfiller is not None
+        connector.backfiller.report(hole, recv_ns, out)
+        self.ctx.log.warning(
+            "trade_id gap",
+            extra={"venue": self.ctx.name, "symbol": symbol, "expected": hole.after_id + 1, "received": trade_id},
+        )
 
     def _observe_latency(self, channel: str, recv_ns: int, ts_exchange: int) -> None:
         """One sample per channel per receive burst: every frame of a burst shares ``recv_ns``,

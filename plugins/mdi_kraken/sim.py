@@ -8,8 +8,14 @@ after subscribing, ``{"channel":"heartbeat"}`` every ``heartbeat_interval`` seco
 connections, ``pong`` for ``ping``. Prices are JSON numbers written from Decimals, so their text is exact.
 
 Extra knobs: ``reject_with_symbol`` (rejections name the pair, else only ``req_id``),
-``answer_pings``, ``send_status``; :meth:`publish_quote`, :meth:`publish_trades` and
-:meth:`skip_trade_ids` (trades the client never sees: a gap) drive the data.
+``answer_pings``, ``send_status``; :meth:`publish_quote`, :meth:`publish_trades`,
+:meth:`withhold_trades` (trades that happen but are not streamed: a gap REST can repair) and
+:meth:`skip_trade_ids` (ids that exist nowhere: a gap REST cannot repair) drive the data.
+
+REST (same port, see :class:`mdi.testing.sim.VenueSimulator`): ``GET /0/public/Trades`` with
+``pair`` (``XBTUSD``), ``since`` (ns, or seconds when small) and ``count`` answers from the last
+``rest_retention`` trades of the pair, in the venue's shape; a 429 from ``rest_faults`` is
+Kraken's ``EGeneral:Too many requests`` (HTTP 200), other statuses plain HTTP errors.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ import msgspec
 from websockets.asyncio.server import ServerConnection
 
 from mdi.testing.sim import VenueSimulator, reference_price
+from mdi.timeutil import parse_rfc3339_ns
+
+from mdi_kraken.rest import PATH as REST_TRADES_PATH
+from mdi_kraken.rest import rest_pair
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 
@@ -53,6 +63,7 @@ DEFAULT_QUOTES: dict[str, Quote] = {
     "BTC/USD": Quote(Decimal("65972.8"), Decimal("0.10000000"), Decimal("65972.9"), Decimal("39.67506683")),
 }
 DEFAULT_FIRST_TRADE_ID = 70635251
+REST_RESULT_KEYS = {"XBTUSD": "XXBTZUSD"}  # the answer names the pair the venue's old way
 
 
 class KrakenSimulator(VenueSimulator):
@@ -67,6 +78,9 @@ class KrakenSimulator(VenueSimulator):
         self.next_trade_id: dict[str, int] = {}
         self.history: dict[str, deque[dict[str, Any]]] = {}
         self.snapshot_size = 50
+        self.tape: dict[str, deque[dict[str, Any]]] = {}  # what REST can still return, per pair
+        self.rest_retention = 10_000
+        self.demo_withhold_every = 0  # mdi demo: every Nth trade frame is not streamed (0 = never)
         self.reject_with_symbol = True
         self.answer_pings = True
         self.send_status = True
@@ -99,6 +113,7 @@ class KrakenSimulator(VenueSimulator):
         trade = {"symbol": symbol, "side": side, "price": price, "qty": qty, "ord_type": ord_type,
                  "trade_id": trade_id, "timestamp": rfc3339_now()}
         self.history.setdefault(symbol, deque(maxlen=self.snapshot_size)).append(trade)
+        self.tape.setdefault(symbol, deque(maxlen=self.rest_retention)).append(trade)
         return trade
 
     @staticmethod
@@ -108,6 +123,11 @@ class KrakenSimulator(VenueSimulator):
     def skip_trade_ids(self, symbol: str, n: int) -> None:
         """Trades that happen at the venue but are never sent: the client should see a gap."""
         self.next_trade_id[symbol] = self.next_trade_id.get(symbol, DEFAULT_FIRST_TRADE_ID) + n
+
+    def withhold_trades(self, symbol: str, n: int) -> list[dict[str, Any]]:
+        """``n`` trades that happen (snapshot history, REST) but are not streamed."""
+        q = self.quote(symbol)
+        return [self.new_trade(symbol, "buy", q.ask, Decimal("0.00100000")) for _ in range(n)]
 
     def heartbeat(self) -> str | None:
         return '{"channel":"heartbeat"}'
@@ -127,9 +147,11 @@ class KrakenSimulator(VenueSimulator):
         return await self.broadcast(self.trade_frame(made))
 
     def demo_frames(self) -> Iterator[str]:
-        """Endless ticker updates with a slowly walking BTC/USD book, and trades now and then."""
+        """Endless ticker updates with a slowly walking BTC/USD book, and trades now and then;
+        with ``demo_withhold_every``, that many trade frames in one are kept back (a gap)."""
         rng = self._rng
         symbol = "BTC/USD"
+        trade_frames = 0
         while True:
             q = self.quote(symbol)
             spread = PRICE_STEP * rng.choice((1, 1, 1, 2, 5))
@@ -143,7 +165,44 @@ class KrakenSimulator(VenueSimulator):
                 price = q.ask if side == "buy" else q.bid
                 trades = [self.new_trade(symbol, side, price, Decimal(str(rng.uniform(0.00001, 0.5))).quantize(QTY_STEP),
                                          rng.choice(("limit", "market"))) for _ in range(rng.randint(1, 3))]
-                yield self.trade_frame(trades)
+                trade_frames += 1
+                if not (self.demo_withhold_every and trade_frames % self.demo_withhold_every == 0):
+                    yield self.trade_frame(trades)
+
+    def sim_settings(self) -> dict[str, Any]:
+        """The demo repairs the gaps it makes (``demo_withhold_every``) from this REST API."""
+        self.demo_withhold_every = self.demo_withhold_every or 200
+        return {**super().sim_settings(), "rest_url": self.rest_url, "backfill_min_interval": 0.2}
+
+    # ----- REST ----------------------------------------------------------------------------
+    def on_rest(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path != REST_TRADES_PATH:
+            return 404, {"error": ["EGeneral:Unknown method"]}
+        pairs = {rest_pair(symbol): symbol for symbol in self.tape}
+        pair = query.get("pair", "")
+        if pair not in pairs:
+            return 200, {"error": ["EQuery:Unknown asset pair"]}
+        try:
+            since = int(query.get("since", "0") or 0)
+            count = min(1000, max(1, int(query.get("count", "1000"))))
+        except ValueError:
+            return 200, {"error": ["EGeneral:Invalid arguments"]}
+        since_ns = since if since > 10**12 else since * 1_000_000_000
+        rows = [trade for trade in self.tape[pairs[pair]] if parse_rfc3339_ns(trade["timestamp"]) > since_ns][:count]
+        last = str(parse_rfc3339_ns(rows[-1]["timestamp"])) if rows else str(since)
+        return 200, {"error": [], "result": {REST_RESULT_KEYS.get(pair, pair): [self._rest_row(t) for t in rows], "last": last}}
+
+    @staticmethod
+    def _rest_row(trade: dict[str, Any]) -> list[Any]:
+        """``[price, volume, time, side, type, misc, trade_id]``: strings, seconds as a number."""
+        seconds = Decimal(parse_rfc3339_ns(trade["timestamp"])) / 1_000_000_000
+        return [f"{trade['price']:.5f}", f"{trade['qty']:.8f}", seconds, trade["side"][0],
+                trade["ord_type"][0], "", trade["trade_id"]]
+
+    def rest_fault(self, status: int) -> tuple[int, Any]:
+        if status == 429:
+            return 200, {"error": ["EGeneral:Too many requests"]}
+        return super().rest_fault(status)
 
     # ----- protocol ------------------------------------------------------------------------
     async def on_connect(self, conn: ServerConnection) -> None:

@@ -84,11 +84,24 @@ class ParquetSink:
         self._buffered = 0  # rows taken from the channel and not yet in a visible file
         self._executor: ThreadPoolExecutor | None = None
         self._job: Future[Job] | None = None  # the flush running in the writer thread
+        # For SinkContext.committed: a lower bound of the first seq of each stream's buffer and of
+        # the flush in the writer thread, and the last seq received (what is committed when
+        # nothing is outstanding). Batches arrive in sequence order.
+        self._first: dict[type[EventBase], int] = {}
+        self._job_first: int | None = None
+        self._received = 0
 
     @property
     def watermark(self) -> int | None:
         """Highest sequence number in a visible file (None for an empty lake)."""
         return self._writer.watermark if self._writer else None
+
+    def recovery_marks(self) -> dict[str, int]:
+        """The journal's recovery contract: per stream, the highest seq in a visible file; every
+        lower event of that stream is in a file too (files are committed in order, each a run of
+        consecutive rows, see ``LakeWriter._split``)."""
+        _, writer = self._opened()
+        return {stream: head.last_seq for stream, head in writer.heads.items()}
 
     # ----- Sink protocol ------------------------------------------------------------------
     async def open(self, ctx: SinkContext) -> int | None:
@@ -182,6 +195,11 @@ class ParquetSink:
     def _add(self, batch: list[EventBase]) -> None:
         """Append each event to its stream's buffer (one ``extend`` when the batch is one kind)."""
         kinds = set(map(type, batch))
+        for kind in kinds:
+            if kind not in self._buffers:
+                self._first[kind] = batch[0].seq  # a lower bound of the stream's first seq
+        if batch:
+            self._received = batch[-1].seq
         if len(kinds) == 1:
             self._buffer(kinds.pop()).extend(batch)
         else:
@@ -253,6 +271,8 @@ class ParquetSink:
                 self._convert(kind, events, len(events))
             parts[kind] = self._converted.pop(kind, [])
             del self._since[kind]
+            first = self._first.pop(kind)
+            self._job_first = first if self._job_first is None else min(self._job_first, first)
             self._converted_rows.pop(kind, None)
         if parts:
             assert self._executor is not None
@@ -276,6 +296,8 @@ class ParquetSink:
         self._report_inexact(built.issues)
         self._record(result.written)
         self._pending.extend(built.files[len(result.written) :])
+        self._job_first = None
+        self._report_committed()
         if result.error is None:
             self._mark_up()
             return
@@ -293,6 +315,7 @@ class ParquetSink:
             result = await anyio.to_thread.run_sync(writer.commit, list(self._pending))
             del self._pending[: len(result.written)]
             self._record(result.written)
+            self._report_committed()
             if result.error is None:
                 self._mark_up()
                 return
@@ -313,6 +336,14 @@ class ParquetSink:
                 counters["name_collisions"] += 1
                 ctx.log.error("file name already taken; wrote under a suffixed name", extra={"file": item.rel_path})
         self._update_gauges()
+
+    def _report_committed(self) -> None:
+        """Tell the journal how far every event given to this sink is in a visible file."""
+        ctx, _ = self._opened()
+        firsts = [*self._first.values(), *(p.first_seq for p in self._pending)]
+        if self._job_first is not None:
+            firsts.append(self._job_first)
+        ctx.committed(min(firsts) - 1 if firsts else self._received)
 
     def _mark_up(self) -> None:
         ctx, _ = self._opened()

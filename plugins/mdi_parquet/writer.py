@@ -239,8 +239,12 @@ class LakeWriter:
         return out
 
     def _split(self, schema: StreamSchema, table: pa.Table) -> list[PendingFile]:
+        """One pending file per hour of ``ts_recv``, each a run of consecutive rows: a row whose
+        receive time steps back across the boundary (venues interleave by a few ms) stays in the
+        later hour. So each stream's files, committed in order, always hold a prefix of its
+        sequence numbers, which is what journal recovery relies on (``recovery_marks``)."""
         ts = pc.fill_null(table.column("ts_recv").cast(pa.int64()), 0)
-        hours = pc.divide(ts, HOUR_NS)
+        hours = pc.cumulative_max(pc.divide(ts, HOUR_NS))
         unique = sorted(pc.unique(hours).to_pylist())
         if len(unique) == 1:
             return [self._pending(schema, unique[0], table)]

@@ -78,6 +78,7 @@ class Harness:
         """Start ``sim`` and this connector (pointed at it); cancel both on exit."""
         async with sim:
             self.config.url = sim.sim_url()
+            self.config.rest_url = sim.rest_url
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self.connector.run, self.ctx)
                 try:

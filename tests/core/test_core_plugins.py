@@ -14,7 +14,7 @@ from mdi.config import ConfigError, parse_config
 from mdi.graph import assemble
 from mdi.plugins import build_plugin_host
 
-FIRST_PARTY = {"kraken", "coinbase", "deribit", "binance", "spot_mid", "iv_surface", "parquet", "redis"}
+FIRST_PARTY = {"kraken", "coinbase", "deribit", "binance", "spot_mid", "iv_surface", "parquet", "redis", "lake"}
 
 
 def make_dist(root: Path, dist: str, version: str, entry: str, module: str, source: str) -> None:

@@ -59,40 +59,45 @@ def test_demo_records_every_stream_to_parquet_and_redis(tmp_path: Path, redis_se
         [sys.executable, "-m", "mdi.cli", "demo", str(cfg), "--rate", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    health_url = None
-    deadline = time.monotonic() + 30
-    lines: list[str] = []
-    assert proc.stderr is not None
-    while health_url is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        lines.append(line)
-        match = re.search(r"health at (http://\S+)/health", line)
-        if match:
-            health_url = match.group(1)
-    assert health_url, "".join(lines)
-    # Isolated by default (issue #11): its own lake root and key prefix, printed at start.
-    lake_root, prefix = tmp_path / "lake-demo", "demo:md:v1"
-    announced = "".join(lines)
-    assert f"sinks.parquet.root = '{lake_root}'" in announced and f"sinks.redis.prefix = '{prefix}'" in announced
-    # Wait until every venue is live and a few derived events were made, then stop in order.
-    client = redis_server.client()
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        health = httpx.get(f"{health_url}/health").json()
-        venues_live = all(v["state"] == "live" for v in health["venues"].values()) and len(health["venues"]) == 4
-        if venues_live and client.exists(f"{prefix}:spot_mid") and client.keys(f"{prefix}:iv_surface:*"):
-            break
-        time.sleep(0.3)
-    else:
-        proc.kill()
-        raise AssertionError(f"not all live: {health}")
-    # The health record expires (3 health intervals) once the service is gone: read it while it runs.
-    health_record = json.loads(client.get(f"{prefix}:health"))
-    metrics = httpx.get(f"{health_url}/metrics").text
-    assert 'mdi_venue_frames_total{venue="kraken"}' in metrics
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    try:
+        health_url = None
+        deadline = time.monotonic() + 30
+        lines: list[str] = []
+        assert proc.stderr is not None
+        while health_url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            match = re.search(r"health at (http://\S+)/health", line)
+            if match:
+                health_url = match.group(1)
+        assert health_url, "".join(lines)
+        # Isolated by default (issue #11): its own lake root and key prefix, printed at start.
+        lake_root, prefix = tmp_path / "lake-demo", "demo:md:v1"
+        announced = "".join(lines)
+        assert f"sinks.parquet.root = '{lake_root}'" in announced and f"sinks.redis.prefix = '{prefix}'" in announced
+        # Wait until every venue is live and a few derived events were made, then stop in order.
+        client = redis_server.client()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            health = httpx.get(f"{health_url}/health").json()
+            venues_live = all(v["state"] == "live" for v in health["venues"].values()) and len(health["venues"]) == 4
+            if venues_live and client.exists(f"{prefix}:spot_mid") and client.keys(f"{prefix}:iv_surface:*"):
+                break
+            time.sleep(0.3)
+        else:
+            proc.kill()
+            raise AssertionError(f"not all live: {health}")
+        # The health record expires (3 health intervals) once the service is gone: read it while it runs.
+        health_record = json.loads(client.get(f"{prefix}:health"))
+        metrics = httpx.get(f"{health_url}/metrics").text
+        assert 'mdi_venue_frames_total{venue="kraken"}' in metrics
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:  # a failed assertion must not leave the demo running (it would outlive the suite)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     assert not (tmp_path / "lake").exists()  # the configured lake got no simulated trade
     assert not client.keys("md:v1:*")  # nor the configured key prefix

@@ -29,7 +29,8 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 def fast_config(sim: KrakenSimulator, **overrides: object) -> KrakenConfig:
     base: dict[str, object] = {"url": sim.url, "stale_after": 5.0, "backoff_initial": 0.05, "backoff_max": 0.2,
-                               "ack_timeout": 2.0, "open_timeout": 2.0}
+                               "ack_timeout": 2.0, "open_timeout": 2.0, "rest_url": sim.rest_url,
+                               "backfill_min_interval": 0.01}
     return KrakenConfig(**{**base, **overrides})  # type: ignore[arg-type]
 
 
@@ -152,11 +153,13 @@ async def test_trade_id_gap_is_reported(sim: KrakenSimulator, transport: str) ->
         await sim.publish_trades("BTC/USD", [("buy", "68500.0", "0.1")])
         sim.skip_trade_ids("BTC/USD", 4)
         await sim.publish_trades("BTC/USD", [("sell", "68490.0", "0.2")])
-        await wait_for(lambda: len(h.of(Trade)) == 2)
+        await wait_for(lambda: len(h.of(Trade)) == 2 and len(h.of(SequenceGap)) == 1)
         tg.cancel_scope.cancel()
-    assert [(g.channel, g.symbol, g.expected, g.received) for g in h.of(SequenceGap)] == [
-        ("trade", "BTC-USD", 70635252, 70635256)]
-    assert h.stats.gaps == 1
+    # The skipped ids exist nowhere, so the REST pages that cover the hole cannot fill it.
+    assert [(g.channel, g.symbol, g.expected, g.received, g.repair, g.repair_reason, g.missing)
+            for g in h.of(SequenceGap)] == [
+        ("trade", "BTC-USD", 70635252, 70635256, "unrepairable", "not_in_venue_history", 4)]
+    assert h.stats.gaps == 1 and h.stats.gaps_unrepaired == 1 and h.stats.backfilled == 0
 
 
 async def test_idle_link_is_pinged_and_pong_received(transport: str) -> None:

@@ -34,6 +34,8 @@ async def test_snapshot_values() -> None:
         "state": "live", "component_state": "running", "last_data_age_s": 1.5, "reconnects": 1, "restarts": 0,
         "last_error": "", "rejected": [], "frames": 120, "events": 300, "parse_errors": 2, "gaps": 1,
         "invalid": {}, "ignored": 0,
+        "repairs": {"in_progress": 0, "queued": 0, "trades_backfilled": 0, "repaired": 0, "partly_repaired": 0,
+                    "unrepaired": 0},
     }
     coinbase = doc["venues"]["coinbase"]
     assert coinbase["state"] == "backoff"

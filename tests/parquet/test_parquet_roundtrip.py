@@ -120,7 +120,7 @@ async def test_files_are_zstd_and_only_low_cardinality_strings_use_dictionaries(
     columns = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
     assert {c.compression for c in columns.values()} == {"ZSTD"}
     dictionary = {name for name, c in columns.items() if "RLE_DICTIONARY" in c.encodings}
-    assert dictionary == {"venue", "symbol", "side", "instance"}
+    assert dictionary == {"venue", "symbol", "side", "instance", "source"}  # Literal fields are low-cardinality
     assert "RLE_DICTIONARY" not in columns["trade_id"].encodings
     assert "DELTA_BINARY_PACKED" in columns["seq"].encodings
 

@@ -46,7 +46,7 @@ async def start_simulators(config: Config, host: PluginHost, stack: AsyncExitSta
             continue
         sim = spec.simulator()
         await stack.enter_async_context(sim)
-        tables[name] = {**tables[name], "url": sim.sim_url()}
+        tables[name] = {**tables[name], **sim.sim_settings()}
         sims.append(sim)
     return sims
 

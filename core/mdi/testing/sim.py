@@ -5,18 +5,28 @@ and may override :meth:`VenueSimulator.heartbeat` (sent every ``heartbeat_interv
 client is connected). Knobs for tests: ``reject`` (subscription keys to refuse), ``stalled``
 (keep heartbeats but send no data), :meth:`disconnect_all`, :meth:`send_raw` (garbage),
 :meth:`replay` (recorded frames at a rate).
+
+REST: the same port answers plain HTTP ``GET`` requests (no WebSocket upgrade) through
+:meth:`VenueSimulator.on_rest`, so a venue's public REST API can be simulated beside its stream
+(``rest_url``). ``rest_faults`` holds HTTP statuses to answer the next requests with (429: rate
+limited, 5xx: venue trouble), in order; ``rest_requests`` records every request path.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from decimal import Decimal
+from http import HTTPStatus
+from urllib.parse import parse_qsl, urlsplit
 from typing import Any, Iterable, Iterator
 
 import anyio
+import msgspec
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 log = logging.getLogger("mdi.testing.sim")
 
@@ -49,13 +59,16 @@ class VenueSimulator:
         self.connect_count = 0
         self.reject: set[str] = set()
         self.stalled = False
+        self.rest_faults: deque[int] = deque()
+        self.rest_requests: list[str] = []
         self._server: Server | None = None
         self._connected = anyio.Event()
 
     # ----- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         self._server = await serve(
-            self._handler, self.host, self.port, max_size=None, ping_interval=None, compression=None
+            self._handler, self.host, self.port, max_size=None, ping_interval=None, compression=None,
+            process_request=self._process_request,
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
@@ -77,6 +90,11 @@ class VenueSimulator:
     @property
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}{self.path}"
+
+    @property
+    def rest_url(self) -> str:
+        """Base URL of the simulated REST API (same host and port as the WebSocket)."""
+        return f"http://{self.host}:{self.port}"
 
     # ----- protocol hooks --------------------------------------------------------------
     async def on_connect(self, conn: ServerConnection) -> None:
@@ -102,6 +120,19 @@ class VenueSimulator:
     def sim_url(self) -> str:
         """The URL a connector should use for this simulator (some venues add a path)."""
         return self.url
+
+    def sim_settings(self) -> dict[str, Any]:
+        """Connector config keys ``mdi demo`` sets to use this simulator (``url``; REST venues
+        add ``rest_url``)."""
+        return {"url": self.sim_url()}
+
+    def on_rest(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        """Answer one REST ``GET``: (HTTP status, JSON body). Default: 404."""
+        return 404, {"error": "not found", "path": path}
+
+    def rest_fault(self, status: int) -> tuple[int, Any]:
+        """The answer for a status taken from ``rest_faults``; venues override with their shape."""
+        return status, {"error": HTTPStatus(status).phrase}
 
     async def stream_demo(self, rate: float) -> None:
         """Broadcast :meth:`demo_frames` at ``rate`` frames per second until cancelled."""
@@ -159,6 +190,21 @@ class VenueSimulator:
                 await anyio.sleep(0.01)
 
     # ----- internals -------------------------------------------------------------------
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP requests are REST calls; WebSocket upgrades go on to the handshake."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        self.rest_requests.append(request.path)
+        url = urlsplit(request.path)
+        if self.rest_faults:
+            status, body = self.rest_fault(self.rest_faults.popleft())
+        else:
+            status, body = self.on_rest(url.path, dict(parse_qsl(url.query)))
+        response = conn.respond(status, body if isinstance(body, str) else _rest_json(body))
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
+
     async def _heartbeats(self, conn: ServerConnection) -> None:
         assert self.heartbeat_interval
         while True:
@@ -186,3 +232,12 @@ class VenueSimulator:
         finally:
             self.connections.discard(conn)
             self.subscribers.discard(conn)
+
+
+
+_rest_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def _rest_json(body: Any) -> str:
+    """JSON text for a REST answer; a Decimal is written as a number with its exact digits."""
+    return _rest_encoder.encode(body).decode()
