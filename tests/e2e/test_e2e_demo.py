@@ -160,3 +160,29 @@ def test_demo_sink_values(key: str, value: str, isolated: str) -> None:
     from mdi.cli.demo_cmd import demo_value
 
     assert demo_value(key, value) == isolated
+
+
+def test_demo_isolates_the_journal_and_the_capture_too(tmp_path: Path) -> None:
+    """The journal holds what recovery writes into the lake at the next start: a demo sharing the
+    live run's journal would put simulated trades into the real lake."""
+    from mdi.cli.demo_cmd import isolate_sinks
+    from mdi.config import load_config
+    from mdi.plugins import build_plugin_host
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"""
+[connectors.kraken]
+[sinks.parquet]
+root = "{tmp_path / 'data'}"
+[journal]
+enabled = true
+root = "{tmp_path / 'journal'}"
+[capture]
+enabled = true
+root = "{tmp_path / 'capture'}"
+""")
+    config = load_config(cfg)
+    changed = isolate_sinks(config, build_plugin_host())
+    assert config.journal.root == str(tmp_path / "journal-demo") and config.capture.root == str(tmp_path / "capture-demo")
+    assert f"journal.root = {str(tmp_path / 'journal-demo')!r}" in changed
+    assert f"sinks.parquet.root = {str(tmp_path / 'data-demo')!r}" in changed

@@ -359,9 +359,14 @@ async def replay_run(graph: Graph, run_dir: Path, options: ReplayOptions) -> Ser
     """Replay one recorded run into ``graph``'s sinks; returns the stopped service."""
     from mdi.runtime import Service
 
-    from mdi.config import HttpConfig
+    from mdi.config import CaptureConfig, HttpConfig, JournalConfig
 
     graph.config.http = HttpConfig(enabled=False)  # a replay serves no /health (no port clashes)
+    # The capture is the replay's own durable source: a replay cut short is simply run again. It
+    # takes no sequence numbers from a live journal (two replays into two empty lakes number their
+    # events alike) and records no capture of itself.
+    graph.config.journal = JournalConfig(enabled=False)
+    graph.config.capture = CaptureConfig(enabled=False)
     adapter = ReplayAdapter(run_dir, [n.name for n in graph.connectors], options)
     for node in graph.connectors:
         url = first_url(run_dir / node.name)

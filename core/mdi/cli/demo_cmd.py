@@ -66,7 +66,8 @@ def demo_value(key: str, value: str) -> str:
 
 
 def isolate_sinks(config: Config, host: PluginHost) -> list[str]:
-    """Point every sink's ``root`` and ``prefix`` at demo ones; ``["sinks.x.root = ...", ...]``."""
+    """Point every sink's ``root`` and ``prefix``, and the journal's and capture's ``root``, at demo
+    ones (a demo must never feed the live run's journal or capture); ``["sinks.x.root = ...", ...]``."""
     changed: list[str] = []
     tables = config.components.get("sinks", {})
     for name in list(config.enabled("sinks")):
@@ -81,6 +82,11 @@ def isolate_sinks(config: Config, host: PluginHost) -> list[str]:
                 table[key] = demo_value(key, value)
                 changed.append(f"sinks.{name}.{key} = {table[key]!r}")
         tables[name] = table
+    for section in ("journal", "capture"):  # the durable log and the raw frames go with the lake
+        core = getattr(config, section)
+        if core.enabled and core.root:
+            setattr(config, section, msgspec.structs.replace(core, root=demo_value("root", core.root)))
+            changed.append(f"{section}.root = {getattr(config, section).root!r}")
     return changed
 
 
