@@ -21,21 +21,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bench.blaster import ws_text_frame  # one final, unmasked text frame: what a server sends
+
 BASE_PRICE = Decimal("97000.00")
 _NUMBER_TEXT = re.compile(r'"(-?\d+\.\d+)"')  # a decimal written as a JSON string -> the same digits as a number
 T0_MS = 1_796_000_000_000  # 2026-12-0x: a fixed, recent epoch for every frame's timestamps
-
-
-def ws_text_frame(payload: bytes) -> bytes:
-    """One final, unmasked text frame (RFC 6455 5.2): what a server sends."""
-    n = len(payload)
-    if n < 126:
-        header = bytes((0x81, n))
-    elif n < 65536:
-        header = b"\x81\x7e" + n.to_bytes(2, "big")
-    else:
-        header = b"\x81\x7f" + n.to_bytes(8, "big")
-    return header + payload
 
 
 def _iso(ms: int, micros: int = 0) -> str:
