@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="venue(s) whose path --peer blasts (repeatable; default: every venue)")
     parser.add_argument("--peer-runs", type=int, default=3, help="alternating runs per configuration with --peer (median)")
     parser.add_argument("--peer-events", type=int, default=300_000, help="events blasted per --peer run")
+    parser.add_argument("--baseline", metavar="REF", default=None,
+                        help="with --peer: also run mdi from git commit REF, alternating with this checkout (before/after in one run)")
     parser.add_argument("--keep", action="store_true", help="keep the lakes and logs (printed at the end)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the service's event loop during the window (implies --keep; figures not valid)")
@@ -102,7 +104,7 @@ def peer_main(args: argparse.Namespace) -> dict[str, Any]:
     if unsupported:
         raise SystemExit(f"--peer: no blast for {unsupported} yet (have {list(PEER_SUPPORTED)})")
     report: dict[str, Any] = {"date": started.isoformat(timespec="seconds"), "machine": machine(),
-                              "peer": run_peer(venues, args.peer_runs, args.peer_events)}
+                              "peer": run_peer(venues, args.peer_runs, args.peer_events, baseline=args.baseline)}
     out = args.out or default_out(started, False).with_name(f"{started.date().isoformat()}-peer.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

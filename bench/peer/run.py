@@ -47,6 +47,7 @@ from mdi.testing.redis_server import RedisServer
 
 CRYPTOFEED = "cryptofeed==2.4.1"  # the newest that installs on Python 3.11
 CONFIGS = ("raw", "mdi-ingest", "cryptofeed-noop", "mdi-full", "cryptofeed-redis")
+BASE = "@base"  # suffix of the configs run from the --baseline checkout (mdi-ingest@base, mdi-full@base)
 IDLE_S = 0.3
 SAMPLE_NS = 10_000_000  # the CPU watch's interval: the resolution of every span measured here
 BUSY_CPU_S = 0.002  # more than this per 10 ms sample: the client was still working
@@ -72,12 +73,16 @@ class CpuWatch(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.samples: list[tuple[int, float]] = []
+        self.rss: list[tuple[int, float]] = []  # (ns, RSS MB), every 10th CPU sample
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.wait(SAMPLE_NS / 1e9):
             try:
-                self.samples.append((time.time_ns(), procstat.cpu_seconds(self.pid)))
+                now = time.time_ns()
+                self.samples.append((now, procstat.cpu_seconds(self.pid)))
+                if len(self.samples) % 10 == 1:
+                    self.rss.append((now, procstat.memory(self.pid).rss_mb))
             except OSError:
                 return
 
@@ -88,6 +93,11 @@ class CpuWatch(threading.Thread):
     def cpu_at(self, ns: int) -> float:
         before = [cpu for t, cpu in self.samples if t <= ns]
         return before[-1] if before else (self.samples[0][1] if self.samples else 0.0)
+
+    def rss_before(self, ns: int) -> float:
+        """RSS of the last sample before ``ns``: connected, subscribed, and waiting for data."""
+        before = [mb for t, mb in self.rss if t <= ns]
+        return before[-1] if before else 0.0
 
     def idle_since(self, after_ns: int) -> int | None:
         """The time of the last busy sample after ``after_ns``, once IDLE_S has passed without one."""
@@ -118,13 +128,24 @@ def _line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     return result
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+def _env(tree: Path | None = None) -> dict[str, str]:
+    """The environment of a child; with ``tree`` (a baseline checkout), mdi's core and plugins
+    are imported from there: ``PYTHONPATH`` comes before the editable install's finder."""
+    first = [str(tree / "core"), str(tree / "plugins")] if tree is not None else []
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*first, str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
-def mdi_config(venue: str, url: str, full: bool, work: Path, redis_url: str) -> str:
+def baseline_tree(ref: str, into: Path) -> Path:
+    """The files of commit ``ref`` (``git archive``: no worktree left behind in the repository)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def mdi_config(venue: str, url: str, full: bool, work: Path, redis_url: str, tree: Path = REPO) -> str:
     doc: dict[str, Any] = {"connectors": {venue: VENUES[venue].mdi_section(url)}}
-    shipped = tomllib.loads((REPO / "config.toml").read_text())
+    shipped = tomllib.loads((tree / "config.toml").read_text())
     if full:
         parquet = {**shipped["sinks"]["parquet"], "root": str(work / "lake")}
         redis = {**shipped["sinks"]["redis"], "url": redis_url}
@@ -137,9 +158,9 @@ def mdi_config(venue: str, url: str, full: bool, work: Path, redis_url: str) -> 
     return to_toml(doc)
 
 
-def _mdi_client(config: Path) -> tuple[subprocess.Popen[str], str]:
+def _mdi_client(config: Path, tree: Path | None = None) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen([sys.executable, "-m", "mdi.cli", "run", str(config)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO)
+                            stderr=subprocess.PIPE, text=True, env=_env(tree), cwd=REPO)
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -160,7 +181,9 @@ def _mdi_events(health_url: str, venue: str) -> int:
     return int(float(match.group(1))) if match else -1
 
 
-def one_run(config: str, venue: str, events: int, cf_python: Path, redis: RedisServer, work: Path) -> dict[str, Any]:
+def one_run(config: str, venue: str, events: int, cf_python: Path, redis: RedisServer, work: Path,
+            base: Path | None = None) -> dict[str, Any]:
+    """One configuration on one venue; ``base`` is the baseline checkout for ``...@base`` configs."""
     work.mkdir(parents=True, exist_ok=True)
     redis.client().flushall()
     client_kind = "cf" if config.startswith("cryptofeed") else "mdi"
@@ -176,9 +199,10 @@ def one_run(config: str, venue: str, events: int, cf_python: Path, redis: RedisS
             client = subprocess.Popen([sys.executable, "-m", "bench.peer.raw", venue, url], stdout=subprocess.PIPE,
                                       text=True, env=_env(), cwd=REPO)
         elif client_kind == "mdi":
+            tree = base if config.endswith(BASE) else None
             cfg = work / "config.toml"
-            cfg.write_text(mdi_config(venue, url, config == "mdi-full", work, redis.url))
-            client, health_url = _mdi_client(cfg)
+            cfg.write_text(mdi_config(venue, url, config.startswith("mdi-full"), work, redis.url, tree or REPO))
+            client, health_url = _mdi_client(cfg, tree)
         else:
             mode = "redis" if config.endswith("redis") else "noop"
             client = subprocess.Popen([str(cf_python), str(Path(__file__).with_name("cf_runner.py")), venue, url, mode, str(redis.port)],
@@ -195,6 +219,7 @@ def one_run(config: str, venue: str, events: int, cf_python: Path, redis: RedisS
         cpu = watch.cpu_at(end_ns) - watch.cpu_at(blast["first_ns"])
         elapsed = max(end_ns - blast["first_ns"], SAMPLE_NS) / 1e9  # at least one sampling interval
         rss_mb = procstat.memory(client.pid).rss_mb
+        rss_idle_mb = watch.rss_before(blast["first_ns"])
         if health_url:
             counted = _mdi_events(health_url, venue)
             client.send_signal(signal.SIGTERM)
@@ -217,7 +242,7 @@ def one_run(config: str, venue: str, events: int, cf_python: Path, redis: RedisS
         server.wait(10)
     return {"config": config, "venue": venue, "events": blast["events"], "frames": blast["frames"], "counted": counted,
             "valid": counted == blast["events"], "seconds": elapsed, "events_per_s": blast["events"] / elapsed,
-            "cpu_us_per_event": cpu / blast["events"] * 1e6, "rss_mb_after": rss_mb}
+            "cpu_us_per_event": cpu / blast["events"] * 1e6, "rss_mb_idle": rss_idle_mb, "rss_mb_after": rss_mb}
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -225,11 +250,12 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for venue in sorted({r["venue"] for r in runs}):
         med: dict[str, dict[str, float]] = {}
-        for config in CONFIGS:
+        for config in sorted({r["config"] for r in runs}, key=_config_order):
             mine = [r for r in runs if r["venue"] == venue and r["config"] == config and r["valid"]]
             if mine:
                 med[config] = {"events_per_s": statistics.median(r["events_per_s"] for r in mine),
                                "cpu_us_per_event": statistics.median(r["cpu_us_per_event"] for r in mine),
+                               "rss_mb_idle": statistics.median(r.get("rss_mb_idle", 0.0) for r in mine),
                                "runs": len(mine)}
 
         def ratio(a: str, b: str, key: str = "events_per_s") -> float | None:
@@ -243,41 +269,78 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "full_vs_cryptofeed_redis_events": ratio("mdi-full", "cryptofeed-redis"),
                 "full_vs_raw_ceiling": ratio("mdi-full", "raw"),
                 "ingest_vs_raw_ceiling": ratio("mdi-ingest", "raw"),
+                "full_rss_idle_mb": med["mdi-full"]["rss_mb_idle"] if "mdi-full" in med else None,
+                "cryptofeed_redis_rss_idle_mb": med["cryptofeed-redis"]["rss_mb_idle"] if "cryptofeed-redis" in med else None,
             },
         }
+        if any(c.endswith(BASE) for c in med):  # after (this checkout) against before (--baseline)
+            out[venue]["vs_baseline"] = {
+                "ingest_events": ratio("mdi-ingest", "mdi-ingest" + BASE),
+                "ingest_cpu": ratio("mdi-ingest", "mdi-ingest" + BASE, "cpu_us_per_event"),
+                "full_events": ratio("mdi-full", "mdi-full" + BASE),
+                "full_cpu": ratio("mdi-full", "mdi-full" + BASE, "cpu_us_per_event"),
+                "baseline_ingest_vs_cryptofeed_events": ratio("mdi-ingest" + BASE, "cryptofeed-noop"),
+                "baseline_ingest_vs_cryptofeed_cpu": ratio("mdi-ingest" + BASE, "cryptofeed-noop", "cpu_us_per_event"),
+                "baseline_full_vs_cryptofeed_redis_events": ratio("mdi-full" + BASE, "cryptofeed-redis"),
+                "baseline_full_vs_raw_ceiling": ratio("mdi-full" + BASE, "raw"),
+            }
     return out
 
 
 GOALS = (("ingest_vs_cryptofeed_events", ">=", 3.0), ("ingest_vs_cryptofeed_cpu", "<=", 1 / 3),
-         ("full_vs_cryptofeed_redis_events", ">=", 6.0), ("full_vs_raw_ceiling", ">=", 0.40))
+         ("full_vs_cryptofeed_redis_events", ">=", 6.0), ("full_vs_raw_ceiling", ">=", 0.40),
+         ("full_rss_idle_mb", "<=", 75.0))
+
+
+def _config_order(config: str) -> tuple[int, str]:
+    """Print and store in the run order: raw, mdi-ingest, mdi-ingest@base, cryptofeed-noop, ..."""
+    name = config.removesuffix(BASE)
+    return (CONFIGS.index(name) if name in CONFIGS else len(CONFIGS), config)
+
+
+def with_baseline(configs: tuple[str, ...]) -> tuple[str, ...]:
+    """Each mdi config followed by the same config from the baseline checkout."""
+    return tuple(c for config in configs for c in ((config, config + BASE) if config.startswith("mdi-") else (config,)))
 
 
 def print_summary(summary: dict[str, Any]) -> None:
     print("\npeer: mdi vs cryptofeed 2.4.1 (medians; same frames, alternating runs)")
-    print(f"  {'venue':<9} {'config':<17} {'events/s':>10} {'CPU us/ev':>10} {'runs':>5}")
+    print(f"  {'venue':<9} {'config':<17} {'events/s':>10} {'CPU us/ev':>10} {'idle MB':>8} {'runs':>5}")
     for venue, body in summary.items():
         for config, m in body["medians"].items():
-            print(f"  {venue:<9} {config:<17} {m['events_per_s']:>10,.0f} {m['cpu_us_per_event']:>10.2f} {m['runs']:>5}")
+            print(f"  {venue:<9} {config:<17} {m['events_per_s']:>10,.0f} {m['cpu_us_per_event']:>10.2f} "
+                  f"{m['rss_mb_idle']:>8.1f} {m['runs']:>5}")
         for name, op, target in GOALS:
             value = body["ratios"][name]
             met = None if value is None else (value >= target if op == ">=" else value <= target)
             state = {True: "met", False: "NOT MET", None: "-"}[met]
             shown = "-" if value is None else f"{value:.2f}"
             print(f"  {venue:<9} {name:<34} {shown:>6} (goal {op} {target:.2f}) {state}")
+        for name, value in body.get("vs_baseline", {}).items():
+            shown = "-" if value is None else f"{value:.2f}"
+            what = "the baseline's own ratio" if name.startswith("baseline_") else "this checkout / the baseline"
+            print(f"  {venue:<9} {name:<34} {shown:>6} ({what})")
 
 
 def run_peer(venues: list[str], runs: int, events: int, workdir: Path | None = None,
-             configs: tuple[str, ...] = CONFIGS) -> dict[str, Any]:
-    """Every config in ``configs`` on every venue, ``runs`` times, alternating; medians and ratios."""
+             configs: tuple[str, ...] = CONFIGS, baseline: str | None = None) -> dict[str, Any]:
+    """Every config in ``configs`` on every venue, ``runs`` times, alternating; medians and ratios.
+
+    ``baseline`` (a git ref): each mdi config also runs from that commit's files, right after
+    the same config from this checkout, so before and after are measured in one run.
+    """
+    if baseline is not None:
+        configs = with_baseline(configs)
     cf_python = cryptofeed_python() if any(c.startswith("cryptofeed") for c in configs) else Path(sys.executable)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="mdi-peer-") as tmp, RedisServer() as redis:
         base = workdir or Path(tmp)
+        tree = baseline_tree(baseline, Path(tmp) / "baseline") if baseline is not None else None
         for i in range(runs):
             for venue in venues:
                 for config in configs:
                     work = base / f"{venue}-{config}-{i}"
-                    result = one_run(config, venue, events, cf_python, redis, work)
+                    result = one_run(config, venue, events, cf_python, redis, work, tree)
                     result["run"] = i
                     results.append(result)
                     print(f"  run {i + 1}/{runs} {venue:<9} {config:<17} {result['events_per_s']:>10,.0f} ev/s "
@@ -287,4 +350,8 @@ def run_peer(venues: list[str], runs: int, events: int, workdir: Path | None = N
                         shutil.rmtree(work, ignore_errors=True)
     summary = summarize(results)
     print_summary(summary)
-    return {"peer": "cryptofeed", "version": CRYPTOFEED, "events": events, "runs": results, "summary": summary}
+    commit = None
+    if baseline is not None:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", baseline], capture_output=True, text=True).stdout.strip()
+    return {"peer": "cryptofeed", "version": CRYPTOFEED, "events": events, "baseline": baseline, "baseline_commit": commit,
+            "runs": results, "summary": summary}

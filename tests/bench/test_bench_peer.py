@@ -5,9 +5,13 @@ installed by the suite (its venv needs PyPI); ``python -m bench --peer cryptofee
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from bench.peer.run import PEER_SUPPORTED, run_peer, summarize
+from bench.peer.run import PEER_SUPPORTED, _env, baseline_tree, run_peer, summarize
 
 
 @pytest.mark.parametrize("venue", PEER_SUPPORTED)
@@ -30,3 +34,21 @@ def test_invalid_runs_stay_out_of_the_medians() -> None:
     summary = summarize(runs)["coinbase"]
     assert summary["medians"]["mdi-ingest"]["events_per_s"] == 50.0
     assert summary["ratios"]["ingest_vs_raw_ceiling"] == 0.5
+
+
+def test_baseline_runs_mdi_from_the_given_commit_alternating() -> None:
+    """``--baseline REF``: each mdi config runs again from REF's files, right after this
+    checkout's, and the summary holds the after/before ratios."""
+    report = run_peer(["binance"], runs=1, events=3_000, configs=("mdi-ingest",), baseline="HEAD")
+    runs = report["runs"]
+    assert [r["config"] for r in runs] == ["mdi-ingest", "mdi-ingest@base"]
+    assert all(r["valid"] and r["rss_mb_idle"] > 10 for r in runs), runs
+    assert report["baseline_commit"] and len(report["baseline_commit"]) == 40
+    assert report["summary"]["binance"]["vs_baseline"]["ingest_events"] is not None
+
+
+def test_a_baseline_tree_is_what_the_child_imports(tmp_path: Path) -> None:
+    tree = baseline_tree("HEAD", tmp_path / "base")
+    out = subprocess.run([sys.executable, "-c", "import mdi, mdi_kraken; print(mdi.__file__); print(mdi_kraken.__file__)"],
+                         env=_env(tree), capture_output=True, text=True, check=True).stdout.split()
+    assert all(Path(p).is_relative_to(tree) for p in out), out
