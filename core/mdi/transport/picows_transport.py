@@ -46,8 +46,15 @@ class _Listener(WSListener):  # type: ignore[misc]
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
         if kind is _TEXT or kind is _BINARY:
-            if frame.fin:
-                self._push(frame.get_payload_as_bytes())
+            if frame.fin:  # the common case, inlined: this runs once per frame received
+                payload = frame.get_payload_as_bytes()
+                frames = self.frames
+                frames.append(payload)
+                self.buffered_bytes += len(payload)
+                if len(frames) == 1:
+                    self.wakeup.set()  # only the first frame of a burst can have a reader waiting
+                if not self.paused and (len(frames) >= self.high_water or self.buffered_bytes >= self.high_water_bytes):
+                    self._pause()
             else:
                 self._partial = [frame.get_payload_as_bytes()]
         elif kind == WSMsgType.CONTINUATION:
@@ -77,9 +84,12 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.buffered_bytes += len(payload)
         self.wakeup.set()
         if not self.paused and (len(frames) >= self.high_water or self.buffered_bytes >= self.high_water_bytes):
-            if self.transport is not None:
-                self.transport.underlying_transport.pause_reading()
-                self.paused = True
+            self._pause()
+
+    def _pause(self) -> None:
+        if self.transport is not None:
+            self.transport.underlying_transport.pause_reading()
+            self.paused = True
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if self.closed is None:
