@@ -138,11 +138,15 @@ class Router:
         stats.routed += len(batch)
         stats.batches += 1
         self._observe_latency(batch)
+        kinds = set(map(type, batch)) if self.pipelines else set()
         for route in self.pipelines:
             if route.channel.closed:
                 continue
             wanted = route.consumes
-            selected = [e for e in batch if type(e) in wanted]
+            if kinds.isdisjoint(wanted):  # per batch, not per event: most pipelines want few kinds
+                continue
+            # Every kind wanted: the batch itself (consumers treat batches as read-only).
+            selected = batch if kinds <= wanted else [e for e in batch if type(e) in wanted]
             if selected and not route.channel.try_put(selected):
                 stats.drops[(f"pipeline:{route.name}", "full")] += len(selected)
         for sink in self.sinks:

@@ -5,15 +5,16 @@ the GIL for about 1.2 µs per BBO, most of it turning each ``Decimal`` into Arro
 way splits the work where the GIL allows:
 
 - on the event loop, :meth:`RowCodec.encode`: each event's field values as one JSON array per
-  line, written by msgspec in C (``Decimal`` as a JSON number with exactly its digits; strings
-  JSON-quoted) -- about 0.5 µs per BBO;
+  line, written by msgspec in C (``Decimal`` as a JSON string of exactly its digits, ``str(d)``;
+  strings JSON-quoted) -- about 0.25 µs per BBO;
 - in the sink's writer thread, :meth:`RowCodec.read`: the lines become CSV (only the brackets
   at the line ends go) and Arrow's CSV reader parses every column, decimals from their text,
   without the GIL and on Arrow's threads -- about 0.2 µs per row of CPU, beside the loop.
 
-Exactness: JSON numbers and CSV text agree digit for digit, and Arrow's decimal parser refuses
+Exactness: a decimal's JSON string and its CSV field agree digit for digit (Arrow unquotes the
+field before converting it), and Arrow's decimal parser refuses
 (never rounds) a value with more fractional digits than the column's scale, beyond 38 digits,
-or not a number (msgspec writes a NaN Decimal as ``NaN``). JSON strings and CSV quoted strings
+or not a number (a NaN Decimal is the string ``"NaN"``). JSON strings and CSV quoted strings
 agree exactly when no string needed an escape (``\\``); lines with any backslash are not read as
 CSV at all. Whatever Arrow refuses comes back as None, and the caller decodes the lines back
 into the very same events (:meth:`RowCodec.decode`, exact) for the column-by-column conversion,
@@ -27,8 +28,6 @@ structs): for those every value has one unambiguous CSV spelling.
 from __future__ import annotations
 
 import json
-import re
-from decimal import Decimal
 from typing import Sequence
 
 import msgspec
@@ -40,23 +39,15 @@ from msgspec.structs import astuple
 from mdi.events import EventBase
 from mdi_parquet.columns import EXACT_TEXT, EXACT_TEXT_TYPE
 
-_ENCODER = msgspec.json.Encoder(decimal_format="number")
-# msgspec >= 0.23 refuses a non-finite Decimal as a JSON number; such a slice is written with every
-# decimal as a JSON string instead (exact too). Arrow refuses "NaN" in a decimal column, so the
-# slice goes through the exact fallback (:meth:`RowCodec.decode`) like any other refused value.
-_STRING_DECIMALS = msgspec.json.Encoder(decimal_format="string")
+# Decimals as JSON strings: the same digits as a JSON number (both are ``str(d)``), and msgspec's
+# encoder is about 2.4x slower for a whole row in ``decimal_format="number"`` (even for the rows'
+# strings and integers); Arrow's CSV reader unquotes the field before parsing the decimal, so the
+# columns are the same. A non-finite Decimal is the string "NaN" / "Infinity", which Arrow refuses
+# in a decimal column: that slice goes through the exact fallback (:meth:`RowCodec.decode`) like any
+# other refused value.
+_ENCODER = msgspec.json.Encoder(decimal_format="string")
 _BLOCK = 1 << 19  # bytes per block of Arrow's CSV reader: blocks are parsed in parallel
 _LINE_BREAK = b"]\n["  # between two lines; never inside a JSON string (a newline is escaped there)
-# A non-finite Decimal is written as a bare token (NaN, -sNaN5, Infinity...), which is not JSON:
-# the fallback decoder quotes such tokens -- never text inside a string -- before decoding.
-_NON_FINITE = re.compile(r'"(?:\\.|[^"\\])*"|(-?s?NaN\d*|-?Infinity)')
-
-
-def _quote_non_finite(match: re.Match[str]) -> str:
-    token = match.group(1)
-    return match.group(0) if token is None else f'"{token}"'
-
-
 def _as(column: pa.ChunkedArray, type_: pa.DataType) -> pa.ChunkedArray:
     """Only timestamps need a cast (int64 ns -> timestamp, zero-copy); every cast is a GIL hand-off."""
     return column if column.type == type_ else column.cast(type_)
@@ -106,11 +97,7 @@ class RowCodec:
 
     def encode(self, events: Sequence[EventBase]) -> bytes:
         """``[v1,v2,...]`` per event, one per line, fields in declaration order."""
-        rows = list(map(astuple, events))
-        try:
-            return _ENCODER.encode_lines(rows)
-        except ValueError:  # a non-finite Decimal (see _STRING_DECIMALS)
-            return _STRING_DECIMALS.encode_lines(rows)
+        return _ENCODER.encode_lines(list(map(astuple, events)))
 
     def read(self, data: bytes) -> pa.Table | None:
         """The stream's table of :meth:`encode`'s lines, or None when Arrow cannot read them
@@ -130,6 +117,6 @@ class RowCodec:
         """The events :meth:`encode` wrote, exactly (every decimal from its own text)."""
         events = []
         for line in data.decode().splitlines():
-            values = json.loads(_NON_FINITE.sub(_quote_non_finite, line), parse_float=Decimal)
+            values = json.loads(line)  # decimals are strings: msgspec.convert below reads them exactly
             events.append(msgspec.convert(dict(zip(self.fields, values)), self.event_type, strict=False))
         return events

@@ -51,9 +51,19 @@ def frame(kind: int, first: int, last: int, payload: bytes = b"") -> bytes:
     return HEAD.pack(len(body), zlib.crc32(body)) + body
 
 
-def encode_batch(batch: list[EventBase]) -> bytes:
-    """One routed (stamped, seq-ordered) batch as an ``EVENTS`` record."""
-    return frame(EVENTS, batch[0].seq, batch[-1].seq, _encoder.encode(batch))
+_PREFIX = HEAD.size + BODY.size
+
+
+def encode_batch(batch: list[EventBase]) -> bytearray:
+    """One routed (stamped, seq-ordered) batch as an ``EVENTS`` record: the same bytes as
+    ``frame(EVENTS, first, last, payload)``, but msgpack writes the payload straight behind room
+    left for the headers, which are packed in place: no copy of a batch's bytes (~150 per event)
+    on the event loop, where :func:`frame` would copy them twice."""
+    record = bytearray(_PREFIX)
+    _encoder.encode_into(batch, record, _PREFIX)
+    BODY.pack_into(record, HEAD.size, EVENTS, batch[0].seq, batch[-1].seq)
+    HEAD.pack_into(record, 0, len(record) - HEAD.size, zlib.crc32(memoryview(record)[HEAD.size :]))
+    return record
 
 
 def decode_payload(payload: bytes | memoryview) -> list[EventBase]:

@@ -46,7 +46,7 @@ class Journal:
         self.reserved = 0  # durable: no number above it has been handed out
         self.durable_seq = 0  # every routed event up to here is on disk
         self._cond = threading.Condition()
-        self._pending: list[bytes] = []  # appended, not yet taken by the worker
+        self._pending: list[bytes | bytearray] = []  # appended, not yet taken by the worker
         self._pending_seq = 0
         self._waiting_bytes = 0  # pending + taken but not yet durable (what back-pressure counts)
         self._want_reserved = 0
@@ -139,7 +139,7 @@ class Journal:
     # ----- the worker thread ----------------------------------------------------------------
     def _work(self) -> None:
         interval = self.config.fsync_interval
-        taken: list[bytes] = []  # records taken and not yet durable (kept across a failed write)
+        taken: list[bytes | bytearray] = []  # records taken and not yet durable (kept across a failed write)
         taken_seq = 0
         deadline = time.monotonic()
         while True:
@@ -163,7 +163,7 @@ class Journal:
                     if not self._pending:
                         return
 
-    def _commit(self, taken: list[bytes], taken_seq: int, want: int) -> bool:
+    def _commit(self, taken: list[bytes | bytearray], taken_seq: int, want: int) -> bool:
         """One group commit (and segment release); False while the disk refuses it."""
         self._release()
         chunks = list(taken)
@@ -197,7 +197,7 @@ class Journal:
         )
         return False
 
-    def _committed_ok(self, taken: list[bytes], taken_seq: int, want: int, seconds: float) -> None:
+    def _committed_ok(self, taken: list[bytes | bytearray], taken_seq: int, want: int, seconds: float) -> None:
         self.reserved = max(self.reserved, want)
         self.durable_seq = max(self.durable_seq, taken_seq)
         with self._cond:

@@ -110,7 +110,7 @@ class SegmentStore:
         self._fd = fd
         self.segments.append(Segment(path, index, len(head), 0))
 
-    def write(self, chunks: list[bytes], max_event_seq: int) -> None:
+    def write(self, chunks: list[bytes | bytearray], max_event_seq: int) -> None:
         """Append and fsync. On an error the file is cut back to where it was, so a later retry
         of the same chunks never leaves a half-written record in the middle of a segment."""
         assert self._fd is not None, "begin_segment() first"
