@@ -36,7 +36,7 @@ import time
 import tomllib
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import anyio
 import httpx
@@ -56,7 +56,7 @@ def _simulator(venue: str) -> VenueSimulator:
     from mdi_deribit.plugin import make_simulator
     from mdi_kraken.sim import KrakenSimulator
 
-    makers = {"kraken": KrakenSimulator, "coinbase": CoinbaseSimulator, "deribit": make_simulator, "binance": BinanceSimulator}
+    makers: dict[str, Callable[[], VenueSimulator]] = {"kraken": KrakenSimulator, "coinbase": CoinbaseSimulator, "deribit": make_simulator, "binance": BinanceSimulator}
     return makers[venue]()
 
 
