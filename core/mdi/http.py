@@ -17,6 +17,12 @@ expects (``should_exit``), so the socket is closed and open connections are fini
 ``SHUTDOWN_TIMEOUT`` seconds, before the cancelled ``serve_http`` returns.
 
 Requires the asyncio backend (uvicorn is asyncio-only), which is what the runtime uses.
+
+Memory: litestar adds pydantic's and attrs' plugins to every app when those libraries are
+installed, which imports pydantic (~7 MB resident, more than the rest of the app). The core's
+routes take and return no pydantic or attrs models, so when no plugin registered routes the app
+is an :class:`OpsLitestar` with only litestar's msgspec plugin. With plugin routes it is a plain
+``Litestar``: a plugin's handlers may use pydantic models, as litestar documents.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import uvicorn
 from anyio.abc import TaskStatus
 from litestar import Litestar, Response, get
 from litestar.exceptions import HTTPException
+from litestar.plugins import PluginProtocol
+from litestar.plugins.core import MsgspecDIPlugin
 from litestar.types import Scope
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
@@ -52,6 +60,15 @@ METRICS_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 # Litestar appends ``; charset=<encoding>`` to every ``text/*`` media type itself.
 _METRICS_MEDIA_TYPE = METRICS_CONTENT_TYPE.removesuffix("; charset=utf-8")
 _NO_STORE = {"Cache-Control": "no-store"}
+
+
+class OpsLitestar(Litestar):
+    """A ``Litestar`` without the default pydantic and attrs plugins (see the module docstring)."""
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        plugins.append(MsgspecDIPlugin())  # what litestar adds first, unconditionally
+        return plugins
 
 
 def make_app(
@@ -76,8 +93,10 @@ def make_app(
     async def health() -> Response[dict[str, Any]]:
         return Response(snapshot(service, clock=clock), status_code=http_status(service), headers=_NO_STORE)
 
-    page = status_routes(service, sources or StatusSources(), clock)
-    return Litestar(
+    sources = sources or StatusSources()
+    page = status_routes(service, sources, clock)
+    app_type = Litestar if sources.plugin_routes else OpsLitestar
+    return app_type(
         route_handlers=[metrics, health, *page],
         openapi_config=None,  # no /schema routes: this port serves ops endpoints only
         logging_config=None,  # never reconfigure logging: mdi.logs owns the root logger

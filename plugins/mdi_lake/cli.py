@@ -1,17 +1,22 @@
-"""``mdi lake ...``: the command group (one function per command; the work is in the modules)."""
+"""``mdi lake ...``: the command group (one function per command; the work is in the modules).
+
+Every ``mdi`` command line builds this group (``mdi run`` too), so this module imports nothing
+that needs pyarrow: the lake modules are imported by the command that runs. An idle ``mdi run``
+must not pay for pyarrow's ~30 MB of libraries because ``mdi lake`` exists (bench/idle.py).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import msgspec
 import typer
 
-from mdi_lake.catalog import scan
-from mdi_lake.lakefs import Lake, LakeError, open_lake
-from mdi_lake.lock import lake_lock
+if TYPE_CHECKING:
+    from mdi_lake.catalog import Catalog
+    from mdi_lake.lakefs import Lake
 
 app = typer.Typer(help="Inspect and maintain a Parquet lake (local path or s3:// URI).", no_args_is_help=True)
 ROOT = typer.Argument(..., help="The lake root: the parquet sink's `root` (a path or s3://bucket/prefix).")
@@ -23,10 +28,19 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _open(root: str) -> Lake:
+    from mdi_lake.lakefs import LakeError, open_lake
+
     try:
         return open_lake(root)
     except LakeError as exc:
         raise _fail(str(exc)) from None
+
+
+def scan(lake: Lake) -> Catalog:
+    """:func:`mdi_lake.catalog.scan`, imported when a command runs (see the module docstring)."""
+    from mdi_lake.catalog import scan as scan_lake
+
+    return scan_lake(lake)
 
 
 def _emit_json(value: object) -> None:
@@ -147,6 +161,7 @@ def query_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Write here instead of standard output (needed for parquet)."),
 ) -> None:
     """Run SQL with DuckDB over every stream of the lake."""
+    from mdi_lake.lakefs import LakeError
     from mdi_lake.output import FORMATS, write
     from mdi_lake.query import run
 
@@ -170,6 +185,8 @@ def report_cmd(
     end: Optional[str] = typer.Option(None, "--to", help="Only rows received before this time (ISO, UTC)."),
 ) -> None:
     """Write one self-contained HTML file with coverage, volume, spot mid and IV charts."""
+    from mdi_lake.lakefs import LakeError
+    from mdi_lake.lock import lake_lock
     from mdi_lake.prune import parse_moment
     from mdi_lake.report import build_report
 

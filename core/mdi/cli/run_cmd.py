@@ -68,10 +68,16 @@ def exit_code(run: Callable[[], Service]) -> int:
     return 0
 
 
+def run_config(config: Path) -> int:
+    """``mdi run CONFIG``: the exit code (a config error raises ``typer.Exit(2)``). Also called
+    without typer by :func:`mdi.cli.main` (see there)."""
+    _, graph = load_graph(config)
+    configure_logging(graph.config.logging)
+    return exit_code(lambda: anyio.run(run_service, graph, backend="asyncio"))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(config: Path = typer.Argument(..., help="Path of the config.toml to run.")) -> None:
         """Run the configured connectors, pipelines and sinks until stopped."""
-        _, graph = load_graph(config)
-        configure_logging(graph.config.logging)
-        raise typer.Exit(exit_code(lambda: anyio.run(run_service, graph, backend="asyncio")))
+        raise typer.Exit(run_config(config))
