@@ -222,18 +222,23 @@ class Backfiller:
         """Repair holes one at a time until cancelled (runs in the connector's task group)."""
         self._stats = ctx.stats
         self._log = RateLimitedLog(ctx.log)  # a venue that keeps failing must not flood the log
-        headers = {"User-Agent": "mdi-backfill"}
+        # The HTTP client (~7 MB with its TLS context) is made at the first hole, not at start:
+        # most connections never have one, and an idle recorder should not carry it.
+        client: httpx.AsyncClient | None = None
         try:
-            async with httpx.AsyncClient(base_url=self.config.rest_url, timeout=self.config.backfill_timeout,
-                                         headers=headers) as client:
-                self.active = True
-                task_status.started()
-                async for hole in self._receive:
-                    ctx.stats.repairs_queued = max(0, ctx.stats.repairs_queued - 1)
-                    await self._repair(client, ctx, hole)
+            self.active = True
+            task_status.started()
+            async for hole in self._receive:
+                ctx.stats.repairs_queued = max(0, ctx.stats.repairs_queued - 1)
+                if client is None:
+                    client = httpx.AsyncClient(base_url=self.config.rest_url, timeout=self.config.backfill_timeout,
+                                               headers={"User-Agent": "mdi-backfill"})
+                await self._repair(client, ctx, hole)
         finally:
             self.active = False
             with anyio.CancelScope(shield=True):
+                if client is not None:
+                    await client.aclose()
                 await self._write_unfinished(ctx)
 
     async def _repair(self, client: httpx.AsyncClient, ctx: ConnectorContext, hole: Hole) -> None:
