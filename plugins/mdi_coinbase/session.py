@@ -147,7 +147,7 @@ class CoinbaseSession(VenueSession):
             else:
                 self._check_sequence(seq, recv_ns, out)
         ts = self._exchange_time(msg.timestamp, recv_ns)
-        if type(msg) is wire.TradesFrame:
+        if isinstance(msg, wire.TradesFrame):
             return self._trades(msg.events, recv_ns, out)
         return self._tickers(msg.events, ts, recv_ns, out)
 
