@@ -103,30 +103,29 @@ class SubscribeRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     jwt: str | None = None
 
 
-class TradesFrame(msgspec.Struct, frozen=True, tag_field="channel", tag="market_trades"):
-    """A whole ``market_trades`` frame in one decode: the envelope's fields (same names and
-    types as :class:`Envelope`, so whatever this accepts the envelope accepts too) with the
-    events decoded in the same pass instead of kept raw."""
+class DataFrame(msgspec.Struct, frozen=True, tag_field="channel"):
+    """A whole data frame in one decode: the envelope's fields (same names and types as
+    :class:`Envelope`, so whatever this accepts the envelope accepts too); each subclass adds
+    ``events`` decoded in the same pass instead of kept raw, and is tagged by ``channel``."""
 
     timestamp: str | None = None
     sequence_num: int | None = None
     client_id: str | None = None
+    type: str | None = None
+    message: str | None = None
+    reason: str | None = None
+
+
+class TradesFrame(DataFrame, frozen=True, tag="market_trades"):
+    """A whole ``market_trades`` frame."""
+
     events: list[TradesEvent] = []
-    type: str | None = None
-    message: str | None = None
-    reason: str | None = None
 
 
-class TickerFrame(msgspec.Struct, frozen=True, tag_field="channel", tag="ticker"):
-    """A whole ``ticker`` frame in one decode (see :class:`TradesFrame`)."""
+class TickerFrame(DataFrame, frozen=True, tag="ticker"):
+    """A whole ``ticker`` frame."""
 
-    timestamp: str | None = None
-    sequence_num: int | None = None
-    client_id: str | None = None
     events: list[TickerEvent] = []
-    type: str | None = None
-    message: str | None = None
-    reason: str | None = None
 
 
 ENVELOPE = msgspec.json.Decoder(Envelope)
