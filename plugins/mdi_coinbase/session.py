@@ -20,6 +20,7 @@ oldest of them; any other error goes to ``last_error``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import InvalidOperation
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -29,12 +30,15 @@ from mdi.connector import MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, SequenceGap, Side, Trade
 from mdi.logutil import RateLimitedLog
 from mdi.timeutil import parse_rfc3339_ns
-from mdi.validate import quote, timestamp
+from mdi.validate import MAX_ADJUSTED_EXPONENT, MIN_ADJUSTED_EXPONENT, MIN_TIMESTAMP_NS, quote, timestamp
 from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_coinbase import wire
 from mdi_coinbase.wire import Envelope
+
+# What a NaN compared raises (as mdi.validate's fast checks catch it).
+_FAST_ERRORS = (InvalidOperation, AttributeError, TypeError)
 
 if TYPE_CHECKING:
     from mdi_coinbase.connector import CoinbaseConnector
@@ -59,6 +63,28 @@ def _trade_order(item: tuple[int, wire.MarketTrade]) -> tuple[int, int, str]:
     """Oldest first: trade time, then trade id (numeric text compares by length, then digits)."""
     ts, trade = item
     return ts, len(trade.trade_id), trade.trade_id
+
+
+def _oldest_first(timed: list[tuple[int, wire.MarketTrade]]) -> list[tuple[int, wire.MarketTrade]]:
+    """``sorted(timed, key=_trade_order)`` without the sort when the order is known: one trade,
+    already oldest first (kept as is, as the stable sort keeps it), or strictly newest first
+    (Coinbase's order: reversed; no two keys equal, so stability cannot matter)."""
+    n = len(timed)
+    if n == 1:
+        return timed
+    keys = [_trade_order(item) for item in timed]
+    if n == 2:
+        first, second = keys
+        if first <= second:
+            return timed
+        return [timed[1], timed[0]]
+    pairs = list(zip(keys, keys[1:]))
+    if all(a <= b for a, b in pairs):
+        return timed
+    if all(a > b for a, b in pairs):
+        timed.reverse()
+        return timed
+    return sorted(timed, key=_trade_order)
 
 
 class CoinbaseSession(VenueSession):
@@ -105,6 +131,28 @@ class CoinbaseSession(VenueSession):
 
     # ----- incoming ------------------------------------------------------------------------
     def on_frame(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """Data frames in one decode; every other frame (and any the one-pass decode refuses)
+        the general way, which repeats the work from the start: nothing is changed before the
+        one-pass decode has succeeded, so the outcome is the general way's in every case."""
+        try:
+            msg = wire.DATA_FRAME.decode(frame)
+        except msgspec.DecodeError:  # also ValidationError: another channel, an error frame...
+            return self._on_frame_general(frame, recv_ns, out)
+        if msg.type is not None:  # error frames and echoed requests carry a type; data does not
+            return self._on_frame_general(frame, recv_ns, out)
+        seq = msg.sequence_num
+        if seq is not None:
+            if seq == self.next_seq:
+                self.next_seq = seq + 1
+            else:
+                self._check_sequence(seq, recv_ns, out)
+        ts = self._exchange_time(msg.timestamp, recv_ns)
+        if isinstance(msg, wire.TradesFrame):
+            return self._trades(msg.events, recv_ns, out)
+        return self._tickers(msg.events, ts, recv_ns, out)
+
+    def _on_frame_general(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """Envelope first (``events`` raw), then the channel's own decoder: every frame shape."""
         try:
             env = wire.ENVELOPE.decode(frame)
         except msgspec.ValidationError:
@@ -120,15 +168,21 @@ class CoinbaseSession(VenueSession):
             raise MalformedFrame("frame has neither 'channel' nor type 'error'")
         if env.sequence_num is not None:
             self._check_sequence(env.sequence_num, recv_ns, out)
-        ts = parse_rfc3339_ns(env.timestamp) if env.timestamp is not None else None
-        if ts is not None and timestamp(ts):
-            ts = None  # a placeholder time is no venue time (and no latency sample)
-        if ts is not None:
-            self.stats.exchange_latency.observe_ns((max(0, recv_ns - ts),))
+        ts = self._exchange_time(env.timestamp, recv_ns)
         handler = self._channels.get(env.channel)
         if handler is None:
             return self._ignore(f"channel:{env.channel}")
         return handler(env, ts, recv_ns, out)
+
+    def _exchange_time(self, text: str | None, recv_ns: int) -> int | None:
+        """The envelope's time in ns (None if absent or a placeholder), observed as latency."""
+        if text is None:
+            return None
+        ts = parse_rfc3339_ns(text)
+        if ts < MIN_TIMESTAMP_NS:
+            return None  # a placeholder time is no venue time (and no latency sample)
+        self.stats.exchange_latency.observe_ns((max(0, recv_ns - ts),))
+        return ts
 
     def _ignore(self, reason: str) -> bool:
         """Frames we deliberately do not turn into events (unsubscribed channels, old tickers)."""
@@ -138,9 +192,12 @@ class CoinbaseSession(VenueSession):
         return False
 
     def _on_ticker(self, env: Envelope, ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:
+        return self._tickers(wire.TICKER_EVENTS.decode(env.events), ts, recv_ns, out)
+
+    def _tickers(self, events: list[wire.TickerEvent], ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:
         """``ticker`` -> BBO; the envelope timestamp is the only venue time a ticker has."""
         got = False
-        for event in wire.TICKER_EVENTS.decode(env.events):
+        for event in events:
             for t in event.tickers:
                 if t.best_bid is None or t.best_bid_quantity is None or t.best_ask is None or t.best_ask_quantity is None:
                     self._ignore("ticker_without_bbo")
@@ -165,22 +222,44 @@ class CoinbaseSession(VenueSession):
         return got
 
     def _on_trades(self, env: Envelope, ts: int | None, recv_ns: int, out: list[EventBase]) -> bool:
-        """``market_trades`` -> Trade, oldest first, skipping trades already seen on any connection."""
+        return self._trades(wire.TRADES_EVENTS.decode(env.events), recv_ns, out)
+
+    def _trades(self, events: list[wire.TradesEvent], recv_ns: int, out: list[EventBase]) -> bool:
+        """``market_trades`` -> Trade, oldest first, skipping trades already seen on any connection.
+
+        Per trade this is the hot path of the connector, so the common case is written out:
+        the checks of :func:`mdi.validate.trade` and :func:`mdi.validate.timestamp` as plain
+        comparisons (a value they would refuse falls through to them for the reason), and the
+        trade-id check's consecutive case (see :meth:`_check_trade_ids`).
+        """
         got = False
         recent = self.connector.recent_trades
         sides = self._sides
-        for event in wire.TRADES_EVENTS.decode(env.events):
-            if not event.trades:
+        venue = self.venue
+        gap_check = self.cfg.trade_gap_check
+        for event in events:
+            trades = event.trades
+            if not trades:
                 continue
-            timed = sorted(((parse_rfc3339_ns(t.time), t) for t in event.trades), key=_trade_order)
+            timed = _oldest_first([(parse_rfc3339_ns(t.time), t) for t in trades])
             fresh: list[tuple[int, wire.MarketTrade]] = []
             for trade_ts, t in timed:
-                reason, field, value = valid_trade(t.price, t.size)
-                if not reason and timestamp(trade_ts):
-                    reason, field, value = timestamp(trade_ts), "time", t.time
-                if reason:
-                    self.invalid(reason, field, value, out, t.product_id, recv_ns)
-                    continue
+                price = t.price
+                size = t.size
+                try:
+                    ok = (price > 0 and size > 0 and price.is_finite() and size.is_finite()
+                          and MIN_ADJUSTED_EXPONENT <= price.adjusted() <= MAX_ADJUSTED_EXPONENT
+                          and MIN_ADJUSTED_EXPONENT <= size.adjusted() <= MAX_ADJUSTED_EXPONENT
+                          and trade_ts >= MIN_TIMESTAMP_NS)
+                except _FAST_ERRORS:  # NaN compared
+                    ok = False
+                if not ok:
+                    reason, field, value = valid_trade(price, size)
+                    if not reason and timestamp(trade_ts):
+                        reason, field, value = timestamp(trade_ts), "time", t.time
+                    if reason:
+                        self.invalid(reason, field, value, out, t.product_id, recv_ns)
+                        continue
                 got = True
                 if recent.seen((t.product_id, t.trade_id)):
                     self.stats.duplicates += 1
@@ -188,25 +267,39 @@ class CoinbaseSession(VenueSession):
                 fresh.append((trade_ts, t))
                 out.append(
                     Trade(
-                        venue=self.venue,
+                        venue=venue,
                         symbol=t.product_id,
                         ts_recv=recv_ns,
                         ts_exchange=trade_ts,
                         trade_id=t.trade_id,
-                        price=t.price,
-                        size=t.size,
+                        price=price,
+                        size=size,
                         side=sides.get(t.side, "unknown"),
                     )
                 )
-            if self.cfg.trade_gap_check:
+            if gap_check and fresh:
                 self._check_trade_ids(fresh, recv_ns, out)
         return got
 
     def _check_trade_ids(self, fresh: list[tuple[int, wire.MarketTrade]], recv_ns: int, out: list[EventBase]) -> None:
-        """Gap check in id order: two trades of one frame may carry times out of id order."""
-        numbered = sorted((int(t.trade_id), ts, t.product_id) for ts, t in fresh if t.trade_id.isdigit())
+        """Gap check in id order: two trades of one frame may carry times out of id order.
+
+        The next id of a product (the common case) is recorded here as
+        :meth:`TradeIdGaps.observe <mdi.backfill.TradeIdGaps.observe>` records it (no hole, the
+        id and time become the product's last); every other id goes through ``observe``.
+        """
+        numbered = [(int(t.trade_id), ts, t.product_id) for ts, t in fresh if t.trade_id.isdigit()]
+        if len(numbered) > 1:
+            numbered.sort()
+        gaps = self.connector.trade_gaps
+        last_id = gaps.last_id
         for trade_id, ts, product in numbered:
-            self._check_trade_id(product, trade_id, ts, recv_ns, out)
+            last = last_id.get(product)
+            if last is not None and trade_id == last + 1:
+                last_id[product] = trade_id
+                gaps.last_ns[product] = ts
+            else:
+                self._check_trade_id(product, trade_id, ts, recv_ns, out)
 
     def _check_trade_id(self, product: str, trade_id: int, ts: int, recv_ns: int, out: list[EventBase]) -> None:
         """Trade ids run consecutively per product: a jump is a hole for the backfiller, which

@@ -3,9 +3,11 @@
 Every frame shares one envelope: ``channel``, ``client_id`` (``""`` in older captures, absent in
 2026), ``timestamp`` (RFC 3339, 3-9 fractional digits), ``sequence_num`` (one counter per
 connection across all channels) and ``events`` (a list whose item shape depends on the channel).
-Errors have no channel: ``{"type":"error","message":...}``. The envelope is decoded once with
-``events`` kept as ``msgspec.Raw``; the session dispatches on the exact ``channel`` (or ``type``)
-and decodes the events with that channel's decoder. Unknown keys are ignored: Coinbase adds
+Errors have no channel: ``{"type":"error","message":...}``. The data channels (``market_trades``,
+``ticker``) are decoded in one pass by :data:`DATA_FRAME`, a union tagged by ``channel``; every
+other frame, and any frame that union refuses, takes the general way: the envelope is decoded
+with ``events`` kept as ``msgspec.Raw``, the session dispatches on the exact ``channel`` (or
+``type``) and decodes the events with that channel's decoder. Unknown keys are ignored: Coinbase adds
 fields (``best_bid`` on ``ticker`` since 2024-04) and tickers carry many we do not need.
 
 Prices and sizes are JSON *strings* (``"65083.67"``, ``"126296"``): msgspec decodes them into
@@ -101,7 +103,36 @@ class SubscribeRequest(msgspec.Struct, frozen=True, omit_defaults=True):
     jwt: str | None = None
 
 
+class DataFrame(msgspec.Struct, frozen=True, tag_field="channel"):
+    """A whole data frame in one decode: the envelope's fields (same names and types as
+    :class:`Envelope`, so whatever this accepts the envelope accepts too); each subclass adds
+    ``events`` decoded in the same pass instead of kept raw, and is tagged by ``channel``."""
+
+    timestamp: str | None = None
+    sequence_num: int | None = None
+    client_id: str | None = None
+    type: str | None = None
+    message: str | None = None
+    reason: str | None = None
+
+
+class TradesFrame(DataFrame, frozen=True, tag="market_trades"):
+    """A whole ``market_trades`` frame."""
+
+    events: list[TradesEvent] = []
+
+
+class TickerFrame(DataFrame, frozen=True, tag="ticker"):
+    """A whole ``ticker`` frame."""
+
+    events: list[TickerEvent] = []
+
+
 ENVELOPE = msgspec.json.Decoder(Envelope)
+# The data channels in one pass, tagged by ``channel``. Anything this refuses (another channel,
+# no channel, an error frame, a bad value, a repeated key) goes the general way: ENVELOPE, then
+# the channel's events decoder, which raises or handles it exactly as if this did not exist.
+DATA_FRAME = msgspec.json.Decoder(TradesFrame | TickerFrame)
 TICKER_EVENTS = msgspec.json.Decoder(list[TickerEvent])
 TRADES_EVENTS = msgspec.json.Decoder(list[TradesEvent])
 HEARTBEAT_EVENTS = msgspec.json.Decoder(list[HeartbeatEvent])
