@@ -315,11 +315,11 @@ def print_summary(summary: dict[str, Any]) -> None:
             met = None if value is None else (value >= target if op == ">=" else value <= target)
             state = {True: "met", False: "NOT MET", None: "-"}[met]
             shown = "-" if value is None else f"{value:.2f}"
-            print(f"  {venue:<9} {name:<34} {shown:>6} (goal {op} {target:.2f}) {state}")
+            print(f"  {venue:<9} {name:<40} {shown:>6} (goal {op} {target:.2f}) {state}")
         for name, value in body.get("vs_baseline", {}).items():
             shown = "-" if value is None else f"{value:.2f}"
             what = "the baseline's own ratio" if name.startswith("baseline_") else "this checkout / the baseline"
-            print(f"  {venue:<9} {name:<34} {shown:>6} ({what})")
+            print(f"  {venue:<9} {name:<40} {shown:>6} ({what})")
 
 
 def run_peer(venues: list[str], runs: int, events: int, workdir: Path | None = None,
