@@ -12,6 +12,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from mdi.components import ConnectorContext
 from mdi.connector import MalformedFrame, VenueSession
 from mdi.events import EventBase, MarkPrice
@@ -19,16 +21,18 @@ from mdi.logutil import RateLimitedLog
 from mdi.prices import parse_decimal
 from mdi.timeutil import NS_PER_MS, NS_PER_S
 from mdi.transport import Frame
-from mdi.validate import check_fields, finite, positive, timestamp
+from mdi.validate import MIN_TIMESTAMP_NS, PLACEHOLDER_TIMESTAMP, FieldChecks, finite, positive
 
 from mdi_binance.pacing import RequestPacer
-from mdi_binance.wire import ENVELOPE, PAYLOAD, MarkPriceUpdate, SubscribeRequest, encode
+from mdi_binance.wire import COMBINED_MARK_PRICE, ENVELOPE, PAYLOAD, MarkPriceUpdate, SubscribeRequest, encode
 
 if TYPE_CHECKING:
     from mdi_binance.connector import BinanceConnector
 
 VENUE = "binance"
 MARK_PRICE_EVENT = "markPriceUpdate"
+# Prices are > 0; funding rates may be negative (finite is all they must be).
+MARK_PRICE_FIELDS = FieldChecks(("p", positive), ("i", positive), ("P", positive), ("r", finite))
 
 
 def funding_rate(text: str) -> Decimal | None:
@@ -66,6 +70,24 @@ class BinanceSession(VenueSession):
 
     # ----- frames ----------------------------------------------------------------------
     def on_frame(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """A combined-stream mark price (nearly every frame) in one decode; anything else, or a
+        frame the one-pass decoder refuses, through :meth:`on_frame_general`."""
+        try:
+            combined = COMBINED_MARK_PRICE.decode(frame)
+        except msgspec.DecodeError:  # ValidationError too: another shape, or a bad update
+            return self.on_frame_general(frame, recv_ns, out)
+        if combined.stream is not None and not self._ours(combined.stream):
+            return self._ignore()
+        u = combined.data
+        event = self._mark_price(u, recv_ns, out)
+        if event is None:
+            return False
+        out.append(event)
+        self.latency.observe((recv_ns - u.E * NS_PER_MS) / NS_PER_S)
+        return True
+
+    def on_frame_general(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """Every frame shape: the envelope first, then dispatch on which keys it has."""
         envelope = ENVELOPE.decode(frame)
         if isinstance(envelope, list):  # raw /ws/!markPrice@arr
             return self._mark_prices(envelope, recv_ns, out)
@@ -124,9 +146,9 @@ class BinanceSession(VenueSession):
             return None
         # Decimal reads "NaN"/"Infinity" too; such a price must not reach the lake. Funding
         # rates may be negative (finite is all they must be).
-        reason, field, value = check_fields((("p", u.p, positive), ("i", u.i, positive), ("P", u.P, positive), ("r", rate, finite)))
-        if not reason and timestamp(u.E * NS_PER_MS):
-            reason, field, value = timestamp(u.E * NS_PER_MS), "E", str(u.E)
+        reason, field, value = MARK_PRICE_FIELDS.check((u.p, u.i, u.P, rate))
+        if not reason and u.E * NS_PER_MS < MIN_TIMESTAMP_NS:  # what timestamp() refuses, without the call
+            reason, field, value = PLACEHOLDER_TIMESTAMP, "E", str(u.E)
         if reason:
             self.invalid(reason, field, value, out, symbol, recv_ns)
             return None

@@ -55,10 +55,29 @@ class Envelope(msgspec.Struct, frozen=True):
     msg: str | None = None
 
 
+class CombinedMarkPrice(msgspec.Struct, frozen=True):
+    """A combined-stream frame carrying one ``markPriceUpdate``, decoded in one pass (the hot path).
+
+    It declares every key :class:`Envelope` declares, with the same types, so a frame it decodes
+    is one :data:`ENVELOPE` decodes to an Envelope with ``data``, whose ``data`` :data:`PAYLOAD`
+    decodes to the same :class:`MarkPriceUpdate`. What it refuses takes the general path.
+    """
+
+    data: MarkPriceUpdate
+    stream: str | None = None
+    e: str | None = None
+    id: int | str | None = None
+    result: msgspec.Raw = msgspec.Raw()
+    error: ErrorBody | None = None
+    code: int | None = None
+    msg: str | None = None
+
+
 MarkPricePayload = MarkPriceUpdate | list[MarkPriceUpdate]
 
 ENVELOPE = msgspec.json.Decoder(Envelope | list[MarkPriceUpdate])
 PAYLOAD = msgspec.json.Decoder(MarkPricePayload)
+COMBINED_MARK_PRICE = msgspec.json.Decoder(CombinedMarkPrice)
 
 
 class SubscribeRequest(msgspec.Struct, frozen=True):

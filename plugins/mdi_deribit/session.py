@@ -17,11 +17,15 @@ from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+import msgspec
+
 from mdi.connector import NS, MalformedFrame, SessionError, VenueSession
 from mdi.events import EventBase, Greeks, OptionTicker, VolIndex
 from mdi.timeutil import NS_PER_MS
 from mdi.transport import Frame
-from mdi.validate import check_fields, finite, non_negative, positive, timestamp
+from mdi.validate import (
+    MIN_TIMESTAMP_NS, PLACEHOLDER_TIMESTAMP, FieldChecks, check_fields, finite, non_negative, positive, timestamp,
+)
 
 from mdi_deribit import wire
 from mdi_deribit.instruments import select_options
@@ -75,6 +79,8 @@ class DeribitSession(VenueSession):
         self._index_request: int | None = None
         self._gap_ns = int(NS / self.cfg.subscribe_rate)
         self._ack_ns = int(self.cfg.ack_timeout * NS)
+        self._option_meta = connector.option_meta
+        self._latency = self.stats.exchange_latency
         self._channel_kinds: dict[str, Callable[[Any, int, list[EventBase]], bool]] = {
             "ticker": self._on_ticker,
             "deribit_volatility_index": self._on_vol_index,
@@ -142,6 +148,18 @@ class DeribitSession(VenueSession):
 
     # ----- frames ------------------------------------------------------------------------
     def on_frame(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """Option tickers (nearly every frame) in one decode; anything else, or a frame the
+        one-pass decoder refuses, through :meth:`on_frame_general`, which decides as before."""
+        try:
+            note = wire.TICKER_NOTIFICATION.decode(frame)
+        except msgspec.DecodeError:  # ValidationError too: not a ticker notification, or a bad one
+            return self.on_frame_general(frame, recv_ns, out)
+        if note.method != "subscription" or not note.params.channel.startswith("ticker."):
+            return self.on_frame_general(frame, recv_ns, out)
+        return self._ticker(note.params.data, recv_ns, out)
+
+    def on_frame_general(self, frame: Frame, recv_ns: int, out: list[EventBase]) -> bool:
+        """Every frame shape: the envelope first, then the notification data by channel kind."""
         env = wire.ENVELOPE.decode(frame)
         if env.method == "subscription":
             if env.params is None:
@@ -165,28 +183,43 @@ class DeribitSession(VenueSession):
         raise MalformedFrame("neither a JSON-RPC response nor a notification")
 
     def _on_ticker(self, data: Any, recv_ns: int, out: list[EventBase]) -> bool:
-        t = wire.TICKER.decode(data)
-        meta = self.deribit.option_meta(t.instrument_name)
+        return self._ticker(wire.TICKER.decode(data), recv_ns, out)
+
+    def _ticker(self, t: wire.TickerData, recv_ns: int, out: list[EventBase]) -> bool:
+        name = t.instrument_name
+        meta = self._option_meta(name)
         if meta is None:
             self.deribit.counts["non_option_ticker"] += 1
             return False
         ts = t.timestamp * NS_PER_MS
-        reason, field, value = ticker_problem(t, ts)
+        g = t.greeks
+        greeks = NO_GREEKS if g is None else g
+        underlying_price, index_price, mark_price, mark_iv = t.underlying_price, t.index_price, t.mark_price, t.mark_iv
+        bid_px, bid_sz, bid_iv = t.best_bid_price, t.best_bid_amount, t.bid_iv
+        ask_px, ask_sz, ask_iv = t.best_ask_price, t.best_ask_amount, t.ask_iv
+        reason, field, value = TICKER_FIELDS.check((
+            underlying_price, index_price, mark_price, mark_iv, bid_iv, ask_iv, bid_px, ask_px, bid_sz, ask_sz,
+            t.open_interest, greeks.delta, greeks.gamma, greeks.vega, greeks.theta, greeks.rho,
+        ))  # fmt: skip
+        if not reason and ts < MIN_TIMESTAMP_NS:  # what timestamp(ts) refuses, without the call
+            reason, field, value = PLACEHOLDER_TIMESTAMP, "timestamp", str(t.timestamp)
         if reason:
-            self.invalid(reason, field, value, out, t.instrument_name, recv_ns)
+            self.invalid(reason, field, value, out, name, recv_ns)
             return False
-        bid_px, bid_sz, bid_iv = book_side(t.best_bid_price, t.best_bid_amount, t.bid_iv)
-        ask_px, ask_sz, ask_iv = book_side(t.best_ask_price, t.best_ask_amount, t.ask_iv)
+        if not bid_px or not bid_sz:  # book_side, inline
+            bid_px = bid_sz = bid_iv = None
+        if not ask_px or not ask_sz:
+            ask_px = ask_sz = ask_iv = None
         out.append(OptionTicker(
-            venue="deribit", symbol=t.instrument_name, ts_recv=recv_ns, ts_exchange=ts,
+            venue="deribit", symbol=name, ts_recv=recv_ns, ts_exchange=ts,
             expiry_ns=meta.expiry_ns, strike=meta.strike, option_type=meta.option_type,
-            underlying_price=t.underlying_price, underlying_index=t.underlying_index,
-            index_price=t.index_price, mark_price=t.mark_price, mark_iv=t.mark_iv,
+            underlying_price=underlying_price, underlying_index=t.underlying_index,
+            index_price=index_price, mark_price=mark_price, mark_iv=mark_iv,
             bid_iv=bid_iv, ask_iv=ask_iv, best_bid_price=bid_px, best_bid_amount=bid_sz,
             best_ask_price=ask_px, best_ask_amount=ask_sz, open_interest=t.open_interest,
-            greeks=t.greeks if t.greeks is not None else NO_GREEKS,
+            greeks=greeks,
         ))  # fmt: skip
-        self.stats.exchange_latency.observe_ns((recv_ns - ts,))
+        self._latency.observe_ns((recv_ns - ts,))
         return True
 
     def _on_vol_index(self, data: Any, recv_ns: int, out: list[EventBase]) -> bool:
@@ -298,23 +331,27 @@ class DeribitSession(VenueSession):
                 self.unsub_queue[channel] = None
 
 
-def ticker_problem(t: wire.TickerData, ts_ns: int) -> tuple[str, str, str]:
-    """``(reason, field, text)`` of the first value of an option ticker that is not a value.
+# The fields of an option ticker and their checks, in the order a refusal names the first bad
+# one. The underlying and the index are prices (> 0); option, combo and spread prices and IVs
+# only need to be finite (a spread can be negative; 0.0 marks an empty side); amounts and open
+# interest are >= 0; greeks are finite (theta is negative).
+TICKER_FIELDS = FieldChecks(
+    ("underlying_price", positive), ("index_price", positive), ("mark_price", finite), ("mark_iv", finite),
+    ("bid_iv", finite), ("ask_iv", finite), ("best_bid_price", finite), ("best_ask_price", finite),
+    ("best_bid_amount", non_negative), ("best_ask_amount", non_negative), ("open_interest", non_negative),
+    ("greeks.delta", finite), ("greeks.gamma", finite), ("greeks.vega", finite), ("greeks.theta", finite),
+    ("greeks.rho", finite),
+)  # fmt: skip
 
-    The underlying and the index are prices (> 0); option, combo and spread prices and IVs only
-    need to be finite (a spread can be negative; 0.0 marks an empty side); amounts and open
-    interest are >= 0; greeks are finite (theta is negative).
-    """
+
+def ticker_problem(t: wire.TickerData, ts_ns: int) -> tuple[str, str, str]:
+    """``(reason, field, text)`` of the first value of an option ticker that is not a value
+    (see :data:`TICKER_FIELDS`), then of a placeholder timestamp; ``("", "", "")`` if none."""
     g = t.greeks or NO_GREEKS
-    found = check_fields((
-        ("underlying_price", t.underlying_price, positive), ("index_price", t.index_price, positive),
-        ("mark_price", t.mark_price, finite), ("mark_iv", t.mark_iv, finite),
-        ("bid_iv", t.bid_iv, finite), ("ask_iv", t.ask_iv, finite),
-        ("best_bid_price", t.best_bid_price, finite), ("best_ask_price", t.best_ask_price, finite),
-        ("best_bid_amount", t.best_bid_amount, non_negative), ("best_ask_amount", t.best_ask_amount, non_negative),
-        ("open_interest", t.open_interest, non_negative),
-        ("greeks.delta", g.delta, finite), ("greeks.gamma", g.gamma, finite), ("greeks.vega", g.vega, finite),
-        ("greeks.theta", g.theta, finite), ("greeks.rho", g.rho, finite),
+    found = TICKER_FIELDS.check((
+        t.underlying_price, t.index_price, t.mark_price, t.mark_iv, t.bid_iv, t.ask_iv, t.best_bid_price,
+        t.best_ask_price, t.best_bid_amount, t.best_ask_amount, t.open_interest, g.delta, g.gamma, g.vega,
+        g.theta, g.rho,
     ))  # fmt: skip
     if not found[0] and timestamp(ts_ns):
         return timestamp(ts_ns), "timestamp", str(t.timestamp)

@@ -6,6 +6,9 @@ an ``id``. :data:`ENVELOPE` decodes every shape in one pass, keeping ``result`` 
 notification ``data`` as :class:`msgspec.Raw` so that the second decode picks the exact type by
 request method or channel name. Numbers (plain or exponent form, ``1.423e-4``) decode to
 ``Decimal`` from their text. Unknown keys are ignored: Deribit adds fields over time.
+
+Option tickers are nearly every frame, so :data:`TICKER_NOTIFICATION` first tries to decode a
+frame as one in a single pass; what it refuses takes the general path above.
 """
 
 from __future__ import annotations
@@ -70,6 +73,31 @@ class TickerData(msgspec.Struct, frozen=True):
     greeks: Greeks | None = None
 
 
+class TickerParams(msgspec.Struct, frozen=True):
+    """:class:`NotificationParams` with the ticker ``data`` decoded in the same pass."""
+
+    data: TickerData
+    channel: str = ""
+    type: str = ""
+
+
+class TickerNotification(msgspec.Struct, frozen=True):
+    """A ticker notification decoded in one pass (the hot path, :data:`TICKER_NOTIFICATION`).
+
+    It declares every key :class:`Envelope` declares, with the same types, so a frame it decodes
+    is one :data:`ENVELOPE` decodes too, to the same values, and its ``params.data`` one
+    :data:`TICKER` decodes to the same :class:`TickerData`. A frame it refuses (another
+    notification, a response, a bad ticker) goes through the general two-pass path, which
+    decides as before (and raises the same errors).
+    """
+
+    params: TickerParams
+    method: str = ""
+    id: int | None = None
+    result: msgspec.Raw = msgspec.Raw()
+    error: RpcError | None = None
+
+
 class VolIndexData(msgspec.Struct, frozen=True):
     """``deribit_volatility_index.{index_name}`` data (DVOL)."""
 
@@ -105,6 +133,7 @@ class Request(msgspec.Struct, frozen=True):
 
 ENVELOPE = msgspec.json.Decoder(Envelope)
 TICKER = msgspec.json.Decoder(TickerData)
+TICKER_NOTIFICATION = msgspec.json.Decoder(TickerNotification)
 VOL_INDEX = msgspec.json.Decoder(VolIndexData)
 INSTRUMENTS = msgspec.json.Decoder(list[Instrument])
 INDEX_PRICE = msgspec.json.Decoder(IndexPrice)
