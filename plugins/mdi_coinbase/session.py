@@ -181,7 +181,7 @@ class CoinbaseSession(VenueSession):
         ts = parse_rfc3339_ns(text)
         if ts < MIN_TIMESTAMP_NS:
             return None  # a placeholder time is no venue time (and no latency sample)
-        self.stats.exchange_latency.observe_ns((max(0, recv_ns - ts),))
+        self.stats.exchange_latency.observe_one_ns(max(0, recv_ns - ts))
         return ts
 
     def _ignore(self, reason: str) -> bool:

@@ -219,7 +219,7 @@ class DeribitSession(VenueSession):
             best_ask_price=ask_px, best_ask_amount=ask_sz, open_interest=t.open_interest,
             greeks=greeks,
         ))  # fmt: skip
-        self._latency.observe_ns((recv_ns - ts,))
+        self._latency.observe_one_ns(recv_ns - ts)
         return True
 
     def _on_vol_index(self, data: Any, recv_ns: int, out: list[EventBase]) -> bool:
@@ -235,7 +235,7 @@ class DeribitSession(VenueSession):
             venue="deribit", symbol=dvol_symbol(v.index_name), ts_recv=recv_ns, ts_exchange=ts,
             index_name=v.index_name, value=v.volatility,
         ))  # fmt: skip
-        self.stats.exchange_latency.observe_ns((recv_ns - ts,))
+        self.stats.exchange_latency.observe_one_ns(recv_ns - ts)
         return True
 
     # ----- responses ---------------------------------------------------------------------
