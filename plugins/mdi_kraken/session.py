@@ -26,6 +26,7 @@ from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_kraken import wire
+from mdi_kraken.tradeids import ID_LIMIT
 from mdi_kraken.wire import Envelope, canonical_symbol, stamp_ns
 
 if TYPE_CHECKING:
@@ -75,6 +76,12 @@ class KrakenSession(VenueSession):
         self._last_frame_ns = ctx.clock()
         self._last_ping_ns = 0
         self._latency_recv_ns: dict[str, int] = {}  # channel -> recv_ns of its last latency sample
+        # _trades' memory of the previous trade (pair as sent, canonical, dedup key offset; the
+        # first 19 characters of its time and their whole second). Until the first trade: a pair
+        # no str equals, a prefix longer than any timestamp of the shape that uses it.
+        self._pair: str | None = None
+        self._symbol, self._offset = "", 0
+        self._prefix, self._second_ns = "-" * 28, 0
         self._channels: dict[str, ChannelHandler] = {
             "ticker": self._on_ticker,
             "trade": self._on_trade,
@@ -186,16 +193,32 @@ class KrakenSession(VenueSession):
             # Gap checks need ascending ids; the snapshot's order is not a documented promise.
             items = sorted(items, key=lambda t: t.trade_id)
         connector = self.connector
-        seen = connector.recent_trades.seen
+        recent = connector.recent_trades
+        seen_key = recent.seen_key
         gaps = connector.trade_gaps if self.cfg.trade_gap_check else None
         last_id = gaps.last_id if gaps is not None else {}
         last_ns = gaps.last_ns if gaps is not None else {}
         venue = self.venue
         append = out.append
+        # What the previous trade had, kept across frames: its pair as sent, canonical, and the
+        # pair's dedup key offset; its time's first 19 characters and their whole second (ns).
+        pair, symbol, offset = self._pair, self._symbol, self._offset
+        prefix, second_ns = self._prefix, self._second_ns
         sample: int | None = None  # venue time of the last valid trade: the latency sample
         for item in items:
-            symbol = canonical_symbol(item.symbol)
-            ts = stamp_ns(item.timestamp)
+            if item.symbol != pair:
+                symbol = canonical_symbol(item.symbol)
+                offset = recent.offset(symbol)
+                pair = item.symbol
+            text = item.timestamp
+            if len(text) == 27 and text[19] == "." and text[26] == "Z" and (digits := text[20:26]).isdigit():
+                # Kraken's shape (microseconds): wire.stamp_ns, with its second kept in a local
+                if not text.startswith(prefix):
+                    second_ns = stamp_ns(text) - int(digits) * 1000
+                    prefix = text[:19]
+                ts = second_ns + int(digits) * 1000
+            else:
+                ts = stamp_ns(text)
             price, qty = item.price, item.qty
             try:  # validate.trade's checks for a good trade: 1E-30 <= value < 1E+31
                 good = _LOWEST <= price < _BEYOND and _LOWEST <= qty < _BEYOND and ts >= MIN_TIMESTAMP_NS
@@ -210,7 +233,8 @@ class KrakenSession(VenueSession):
                     continue
             sample = ts
             trade_id = item.trade_id
-            if seen((symbol, trade_id)):
+            # PairTradeIds.key, inline
+            if seen_key(offset + trade_id if 0 <= trade_id < ID_LIMIT else recent.key(symbol, trade_id)):
                 self.stats.duplicates += 1
                 continue
             if gaps is not None:
@@ -220,8 +244,12 @@ class KrakenSession(VenueSession):
                     last_ns[symbol] = ts
                 else:
                     self._check_trade_gap(symbol, trade_id, ts, recv_ns, out)
+            side = item.side  # SIDES.get(side, "unknown") without hashing the decoded string
             append(Trade(venue=venue, symbol=symbol, ts_recv=recv_ns, ts_exchange=ts, trade_id=str(trade_id),
-                         price=price, size=qty, side=SIDES.get(item.side, "unknown")))
+                         price=price, size=qty,
+                         side="buy" if side == "buy" else "sell" if side == "sell" else "unknown"))
+        self._pair, self._symbol, self._offset = pair, symbol, offset
+        self._prefix, self._second_ns = prefix, second_ns
         if sample is not None and kind == "update":  # snapshot trades are old: not a latency sample
             self._observe_latency("trade", recv_ns, sample)
         return sample is not None

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from mdi.connector import PARSE_ERRORS, InvalidFrame
+from mdi.dedup import RecentIds
 from mdi.events import BBO, EventBase, Trade
 from mdi.timeutil import parse_rfc3339_ns
 from mdi.validate import quote, timestamp
@@ -28,6 +29,7 @@ from kraken_testkit import Harness
 from mdi_kraken import wire
 from mdi_kraken.config import KrakenConfig
 from mdi_kraken.session import SIDES, KrakenSession, _sane_quote, _LOWEST, _BEYOND
+from mdi_kraken.tradeids import ID_LIMIT, PairTradeIds
 from mdi_kraken.wire import canonical_symbol, stamp_ns
 
 RECV_NS = 1_796_000_100_000_000_000
@@ -344,3 +346,35 @@ def test_tickers_with_placeholders_and_odd_sizes() -> None:
     fast, ref = run_both(frames)
     assert fast == ref
     assert any(isinstance(e, BBO) for e in fast["events"]) and fast["invalid"]
+
+
+@pytest.mark.parametrize("pair", ['"\\u0000"', '""', '"-"'])
+@pytest.mark.parametrize("stamp", ['"\\u0000026-12-01T10:13:20.000001Z"', '"------------------------.000001Z"',
+                                   '"-------------------.000001Z"', '""'])
+def test_the_first_trade_of_a_session_is_not_matched_against_an_empty_memory(pair: str, stamp: str) -> None:
+    """Before its first trade a session remembers no pair and no second: nothing a venue sends
+    may be taken for the remembered one."""
+    bad = {"symbol": pair, "side": '"buy"', "price": "1.5", "qty": "2", "trade_id": 1, "timestamp": stamp}
+    good = dict(bad, symbol='"BTC/USD"', trade_id=2)
+    frames: list[tuple[bytes, int] | None] = [(trade_frame([bad]), RECV_NS), (trade_frame([good]), RECV_NS), None,
+                                              (trade_frame([dict(good, trade_id=3)]), RECV_NS)]
+    fast, ref = run_both(frames)
+    assert fast == ref
+    assert fast["results"][0] == ("ValueError", 0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pair_trade_ids_answer_as_tuple_keyed_recent_ids(seed: int) -> None:
+    """Same capacity, same evictions, same answers as RecentIds of ``(pair, id)`` tuples, for
+    ids in and out of the int-keyed range, through both the tuple and the inline key path."""
+    rng = random.Random(seed)
+    fast, plain = PairTradeIds(capacity=7), RecentIds(capacity=7)
+    for _ in range(3000):
+        pair = rng.choice(("BTC-USD", "ETH-EUR", "X"))
+        tid = rng.choice((rng.randint(0, 12), rng.randint(-3, 0), 2**64 - 1, 2**64, 2**64 + rng.randint(0, 3)))
+        if rng.random() < 0.5:
+            got = fast.seen((pair, tid))
+        else:
+            got = fast.seen_key(fast.offset(pair) + tid if 0 <= tid < ID_LIMIT else fast.key(pair, tid))
+        assert got == plain.seen((pair, tid))
+        assert len(fast) == len(plain)
