@@ -5,11 +5,11 @@ from __future__ import annotations
 from mdi.backfill import Backfiller, TradeIdGaps
 from mdi.components import ConnectorContext
 from mdi.connector import VenueSession, WsConnector
-from mdi.dedup import RecentIds
 
 from mdi_kraken.config import KrakenConfig
 from mdi_kraken.rest import KrakenRest
 from mdi_kraken.session import KrakenSession
+from mdi_kraken.tradeids import PairTradeIds
 from mdi_kraken.wire import canonical_symbol
 
 
@@ -22,7 +22,7 @@ class KrakenConnector(WsConnector[KrakenConfig]):
 
     def __init__(self, config: KrakenConfig) -> None:
         super().__init__(config)
-        self.recent_trades = RecentIds(config.dedup_capacity)
+        self.recent_trades = PairTradeIds(config.dedup_capacity)
         self.trade_gaps = TradeIdGaps(self.venue)
         self.last_trade_id: dict[str, int] = self.trade_gaps.last_id
         pairs = {canonical_symbol(s): s for s in config.symbols}

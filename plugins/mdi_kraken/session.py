@@ -13,6 +13,7 @@ sends an application ``{"method":"ping"}``; Kraken answers ``pong``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
 
 import msgspec
@@ -20,18 +21,35 @@ import msgspec
 from mdi.components import ConnectorContext
 from mdi.connector import NS, MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, Side, Trade
-from mdi.timeutil import parse_rfc3339_ns
-from mdi.validate import quote, timestamp
+from mdi.validate import MIN_TIMESTAMP_NS, quote, timestamp
 from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_kraken import wire
-from mdi_kraken.wire import Envelope, canonical_symbol
+from mdi_kraken.tradeids import ID_LIMIT
+from mdi_kraken.wire import Envelope, canonical_symbol, stamp_ns
 
 if TYPE_CHECKING:
     from mdi_kraken.connector import KrakenConnector
 
 SIDES: dict[str, Side] = {"buy": "buy", "sell": "sell"}
+
+# For a value > 0, mdi.validate's sane magnitude (adjusted exponent within +-30) is exactly
+# 1E-30 <= value < 1E+31; Decimal comparisons are exact, so one chained comparison per value
+# tells a good price or size. A value outside (or NaN, which raises) gets the general checks.
+_LOWEST = Decimal("1E-30")
+_BEYOND = Decimal("1E+31")
+
+
+def _sane_quote(bid: Decimal, bid_qty: Decimal, ask: Decimal, ask_qty: Decimal) -> bool:
+    """True only for a quote :func:`mdi.validate.quote` accepts: prices in range, sizes zero or
+    in range. False means "ask ``quote``" (it names the reason, or accepts after all)."""
+    try:
+        return (_LOWEST <= bid < _BEYOND and _LOWEST <= ask < _BEYOND
+                and (not bid_qty or _LOWEST <= bid_qty < _BEYOND) and (not ask_qty or _LOWEST <= ask_qty < _BEYOND))
+    except ArithmeticError:  # NaN compared
+        return False
+
 
 ChannelHandler = Callable[[Envelope, int, list[EventBase]], bool]
 
@@ -58,6 +76,12 @@ class KrakenSession(VenueSession):
         self._last_frame_ns = ctx.clock()
         self._last_ping_ns = 0
         self._latency_recv_ns: dict[str, int] = {}  # channel -> recv_ns of its last latency sample
+        # _trades' memory of the previous trade (pair as sent, canonical, dedup key offset; the
+        # first 19 characters of its time and their whole second). Until the first trade: a pair
+        # no str equals, a prefix longer than any timestamp of the shape that uses it.
+        self._pair: str | None = None
+        self._symbol, self._offset = "", 0
+        self._prefix, self._second_ns = "-" * 28, 0
         self._channels: dict[str, ChannelHandler] = {
             "ticker": self._on_ticker,
             "trade": self._on_trade,
@@ -135,29 +159,25 @@ class KrakenSession(VenueSession):
     def _tickers(self, items: list[wire.TickerData], kind: str | None, recv_ns: int, out: list[EventBase]) -> bool:
         sample: int | None = None
         got = False  # a valid BBO (placeholders are not data: they must not hold off staleness)
+        venue = self.venue
         for item in items:
-            ts = parse_rfc3339_ns(item.timestamp) if item.timestamp is not None else None
+            text = item.timestamp
+            ts = stamp_ns(text) if text is not None else None
             symbol = canonical_symbol(item.symbol)
-            reason, field, value = quote(item.bid, item.bid_qty, item.ask, item.ask_qty)
-            if reason:  # e.g. Kraken's 0/0 ticker stamped 1970-01-01: not a BBO
-                self.invalid(reason, field, value, out, symbol, recv_ns)
-                continue
-            if timestamp(ts):
-                ts = None  # a placeholder time is no venue time (and no latency sample)
-            sample = ts if ts is not None else sample
+            bid, bid_qty, ask, ask_qty = item.bid, item.bid_qty, item.ask, item.ask_qty
+            if not _sane_quote(bid, bid_qty, ask, ask_qty):
+                reason, field, value = quote(bid, bid_qty, ask, ask_qty)
+                if reason:  # e.g. Kraken's 0/0 ticker stamped 1970-01-01: not a BBO
+                    self.invalid(reason, field, value, out, symbol, recv_ns)
+                    continue
+            if ts is not None:
+                if ts < MIN_TIMESTAMP_NS:  # validate.timestamp: a placeholder time is no venue time
+                    ts = None  # (and no latency sample)
+                else:
+                    sample = ts
             got = True
-            out.append(
-                BBO(
-                    venue=self.venue,
-                    symbol=symbol,
-                    ts_recv=recv_ns,
-                    ts_exchange=ts,
-                    bid_px=item.bid,
-                    bid_sz=item.bid_qty,
-                    ask_px=item.ask,
-                    ask_sz=item.ask_qty,
-                )
-            )
+            out.append(BBO(venue=venue, symbol=symbol, ts_recv=recv_ns, ts_exchange=ts,
+                           bid_px=bid, bid_sz=bid_qty, ask_px=ask, ask_sz=ask_qty))
         if sample is not None and kind == "update":
             self._observe_latency("ticker", recv_ns, sample)
         return got
@@ -166,41 +186,73 @@ class KrakenSession(VenueSession):
         return self._trades(wire.TRADE_DATA.decode(env.data), env.type, recv_ns, out)
 
     def _trades(self, items: list[wire.TradeData], kind: str | None, recv_ns: int, out: list[EventBase]) -> bool:
+        """Per trade, in order: symbol, time, validation (price, qty, then time), de-duplication,
+        gap check, event. The common case (good values, the next id of the pair) runs inline;
+        anything else takes the general calls, so every outcome is the one they give."""
         if kind == "snapshot":
             # Gap checks need ascending ids; the snapshot's order is not a documented promise.
             items = sorted(items, key=lambda t: t.trade_id)
+        connector = self.connector
+        recent = connector.recent_trades
+        seen_key = recent.seen_key
+        gaps = connector.trade_gaps if self.cfg.trade_gap_check else None
+        last_id = gaps.last_id if gaps is not None else {}
+        last_ns = gaps.last_ns if gaps is not None else {}
+        venue = self.venue
+        append = out.append
+        # What the previous trade had, kept across frames: its pair as sent, canonical, and the
+        # pair's dedup key offset; its time's first 19 characters and their whole second (ns).
+        pair, symbol, offset = self._pair, self._symbol, self._offset
+        prefix, second_ns = self._prefix, self._second_ns
         sample: int | None = None  # venue time of the last valid trade: the latency sample
-        got = False
         for item in items:
-            symbol = canonical_symbol(item.symbol)
-            ts = parse_rfc3339_ns(item.timestamp)
-            reason, field, value = valid_trade(item.price, item.qty, "price", "qty")
-            if not reason and timestamp(ts):
-                reason, field, value = timestamp(ts), "timestamp", item.timestamp
-            if reason:
-                self.invalid(reason, field, value, out, symbol, recv_ns)
-                continue
-            got, sample = True, ts
-            if self.connector.recent_trades.seen((symbol, item.trade_id)):
+            if item.symbol != pair:
+                symbol = canonical_symbol(item.symbol)
+                offset = recent.offset(symbol)
+                pair = item.symbol
+            text = item.timestamp
+            if len(text) == 27 and text[19] == "." and text[26] == "Z" and (digits := text[20:26]).isdigit():
+                # Kraken's shape (microseconds): wire.stamp_ns, with its second kept in a local
+                if not text.startswith(prefix):
+                    second_ns = stamp_ns(text) - int(digits) * 1000
+                    prefix = text[:19]
+                ts = second_ns + int(digits) * 1000
+            else:
+                ts = stamp_ns(text)
+            price, qty = item.price, item.qty
+            try:  # validate.trade's checks for a good trade: 1E-30 <= value < 1E+31
+                good = _LOWEST <= price < _BEYOND and _LOWEST <= qty < _BEYOND and ts >= MIN_TIMESTAMP_NS
+            except ArithmeticError:  # NaN compared: the general checks name the reason
+                good = False
+            if not good:
+                reason, field, value = valid_trade(price, qty, "price", "qty")
+                if not reason and timestamp(ts):
+                    reason, field, value = timestamp(ts), "timestamp", item.timestamp
+                if reason:
+                    self.invalid(reason, field, value, out, symbol, recv_ns)
+                    continue
+            sample = ts
+            trade_id = item.trade_id
+            # PairTradeIds.key, inline
+            if seen_key(offset + trade_id if 0 <= trade_id < ID_LIMIT else recent.key(symbol, trade_id)):
                 self.stats.duplicates += 1
                 continue
-            if self.cfg.trade_gap_check:
-                self._check_trade_gap(symbol, item.trade_id, ts, recv_ns, out)
-            out.append(
-                Trade(
-                    venue=self.venue,
-                    symbol=symbol,
-                    ts_recv=recv_ns,
-                    ts_exchange=ts,
-                    trade_id=str(item.trade_id),
-                    price=item.price,
-                    size=item.qty,
-                    side=SIDES.get(item.side, "unknown"),
-                )
-            )
+            if gaps is not None:
+                last = last_id.get(symbol)
+                if last is not None and trade_id == last + 1:  # TradeIdGaps.observe without a hole
+                    last_id[symbol] = trade_id
+                    last_ns[symbol] = ts
+                else:
+                    self._check_trade_gap(symbol, trade_id, ts, recv_ns, out)
+            side = item.side  # SIDES.get(side, "unknown") without hashing the decoded string
+            append(Trade(venue=venue, symbol=symbol, ts_recv=recv_ns, ts_exchange=ts, trade_id=str(trade_id),
+                         price=price, size=qty,
+                         side="buy" if side == "buy" else "sell" if side == "sell" else "unknown"))
+        self._pair, self._symbol, self._offset = pair, symbol, offset
+        self._prefix, self._second_ns = prefix, second_ns
         if sample is not None and kind == "update":  # snapshot trades are old: not a latency sample
             self._observe_latency("trade", recv_ns, sample)
-        return got
+        return sample is not None
 
     def _check_trade_gap(self, symbol: str, trade_id: int, ts: int, recv_ns: int, out: list[EventBase]) -> None:
         """A jump in the per-pair ``trade_id`` sequence means trades were missed: a hole for the
