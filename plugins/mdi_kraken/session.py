@@ -275,7 +275,7 @@ class KrakenSession(VenueSession):
         if self._latency_recv_ns.get(channel) == recv_ns:
             return
         self._latency_recv_ns[channel] = recv_ns
-        self.stats.exchange_latency.observe_ns((max(0, recv_ns - ts_exchange),))
+        self.stats.exchange_latency.observe_one_ns(max(0, recv_ns - ts_exchange))
 
     def _on_heartbeat(self, env: Envelope, recv_ns: int, out: list[EventBase]) -> bool:
         return False
