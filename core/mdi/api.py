@@ -57,7 +57,7 @@ from mdi.stats import ComponentStats, Histogram, SinkStats, VenueStats
 from mdi.testing.sim import VenueSimulator, reference_price
 from mdi.transport import Frame
 
-API_VERSION = "1.6"
+API_VERSION = "1.7"
 
 __all__ = [
     "API_VERSION",
