@@ -21,13 +21,14 @@ import msgspec
 from mdi.components import ConnectorContext
 from mdi.connector import NS, MalformedFrame, VenueSession
 from mdi.events import BBO, EventBase, Side, Trade
+from mdi.timeutil import parse_rfc3339_ns
 from mdi.validate import MIN_TIMESTAMP_NS, quote, timestamp
 from mdi.validate import trade as valid_trade
 from mdi.transport import Frame
 
 from mdi_kraken import wire
 from mdi_kraken.tradeids import ID_LIMIT
-from mdi_kraken.wire import Envelope, canonical_symbol, stamp_ns
+from mdi_kraken.wire import Envelope, canonical_symbol
 
 if TYPE_CHECKING:
     from mdi_kraken.connector import KrakenConnector
@@ -162,7 +163,7 @@ class KrakenSession(VenueSession):
         venue = self.venue
         for item in items:
             text = item.timestamp
-            ts = stamp_ns(text) if text is not None else None
+            ts = parse_rfc3339_ns(text) if text is not None else None
             symbol = canonical_symbol(item.symbol)
             bid, bid_qty, ask, ask_qty = item.bid, item.bid_qty, item.ask, item.ask_qty
             if not _sane_quote(bid, bid_qty, ask, ask_qty):
@@ -212,13 +213,13 @@ class KrakenSession(VenueSession):
                 pair = item.symbol
             text = item.timestamp
             if len(text) == 27 and text[19] == "." and text[26] == "Z" and (digits := text[20:26]).isdigit():
-                # Kraken's shape (microseconds): wire.stamp_ns, with its second kept in a local
+                # Kraken's shape (microseconds), with the second of the previous trade in a local
                 if not text.startswith(prefix):
-                    second_ns = stamp_ns(text) - int(digits) * 1000
+                    second_ns = parse_rfc3339_ns(text) - int(digits) * 1000
                     prefix = text[:19]
                 ts = second_ns + int(digits) * 1000
             else:
-                ts = stamp_ns(text)
+                ts = parse_rfc3339_ns(text)
             price, qty = item.price, item.qty
             try:  # validate.trade's checks for a good trade: 1E-30 <= value < 1E+31
                 good = _LOWEST <= price < _BEYOND and _LOWEST <= qty < _BEYOND and ts >= MIN_TIMESTAMP_NS

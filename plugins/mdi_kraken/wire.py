@@ -19,8 +19,6 @@ from functools import lru_cache
 
 import msgspec
 
-from mdi.timeutil import parse_rfc3339_ns
-
 EMPTY = msgspec.Raw(b"")
 
 # Kraken's legacy asset codes that v2 may still show; anything else maps through unchanged.
@@ -149,50 +147,6 @@ def canonical_symbol(pair: str) -> str:
     if not sep or not base or not quote or "/" in quote:
         raise ValueError(f"not a Kraken pair: {pair!r}")
     return f"{ASSET_ALIASES.get(base, base)}-{ASSET_ALIASES.get(quote, quote)}"
-
-
-# 10 ** (9 - n): the ns value of one unit in the n-th fractional digit.
-_FRACTION_NS = tuple(10 ** (9 - n) for n in range(10))
-# Whole-second part (ns) of the RFC 3339 timestamps seen, by their first 19 characters
-# (``2026-12-01T10:13:20``). Kraken stamps every trade and ticker, and consecutive stamps share
-# their second, so the common case is one dict hit. Bounded: cleared when full.
-_SECOND_NS: dict[str, int] = {}
-_SECONDS_KEPT = 256
-
-
-def stamp_ns(text: str) -> int:
-    """A Kraken timestamp (``2026-12-01T10:13:20.001123Z``) -> ns since the epoch, exactly as
-    :func:`mdi.timeutil.parse_rfc3339_ns` reads it (and raising what it raises).
-
-    The shape Kraken sends (19 characters, ``.``, 1-9 digits, ``Z``) whose second was seen
-    before costs a slice, a dict hit and an ``int`` of the digits; everything else, and the
-    first stamp of each second, goes through ``parse_rfc3339_ns``.
-    """
-    n = len(text) - 21  # fractional digits, when the text has the usual shape
-    if 0 < n <= 9 and text[19] == "." and text[-1] == "Z":
-        seconds = _SECOND_NS.get(text[:19])
-        if seconds is not None:
-            digits = text[20:-1]
-            if digits.isdigit():
-                return seconds + int(digits) * _FRACTION_NS[n]
-    return _stamp_ns_slow(text)
-
-
-def _stamp_ns_slow(text: str) -> int:
-    """Parse with the shared parser; remember the whole second when the shape is the fast one.
-
-    The second is what ``parse_rfc3339_ns`` computed minus the fraction it added for exactly
-    this shape, so a later hit returns the very value the shared parser would.
-    """
-    ns = parse_rfc3339_ns(text)
-    n = len(text) - 21
-    if 0 < n <= 9 and text[19] == "." and text[-1] == "Z":
-        digits = text[20:-1]
-        if digits.isdigit():
-            if len(_SECOND_NS) >= _SECONDS_KEPT:
-                _SECOND_NS.clear()
-            _SECOND_NS[text[:19]] = ns - int(digits) * _FRACTION_NS[n]
-    return ns
 
 
 def subscribe_request(channel: str, symbols: list[str], req_id: int, *, event_trigger: str | None = None,

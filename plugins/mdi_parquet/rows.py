@@ -48,6 +48,8 @@ from mdi_parquet.columns import EXACT_TEXT, EXACT_TEXT_TYPE
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 _BLOCK = 1 << 19  # bytes per block of Arrow's CSV reader: blocks are parsed in parallel
 _LINE_BREAK = b"]\n["  # between two lines; never inside a JSON string (a newline is escaped there)
+
+
 def _as(column: pa.ChunkedArray, type_: pa.DataType) -> pa.ChunkedArray:
     """Only timestamps need a cast (int64 ns -> timestamp, zero-copy); every cast is a GIL hand-off."""
     return column if column.type == type_ else column.cast(type_)

@@ -30,7 +30,7 @@ from mdi_kraken import wire
 from mdi_kraken.config import KrakenConfig
 from mdi_kraken.session import SIDES, KrakenSession, _sane_quote, _LOWEST, _BEYOND
 from mdi_kraken.tradeids import ID_LIMIT, PairTradeIds
-from mdi_kraken.wire import canonical_symbol, stamp_ns
+from mdi_kraken.wire import canonical_symbol
 
 RECV_NS = 1_796_000_100_000_000_000
 
@@ -169,33 +169,6 @@ STAMPS = ["2026-12-01T10:13:20.001123Z", "2026-12-01T10:13:20.999999Z", "2026-12
           "2026-12-01T10:13:20.\u0661\u0662\u0663Z", "2026-12-01T10:13:20.12\u00b2Z", "2026-13-01T10:13:20.000001Z",
           "2026-12-01T10:13:2x.000001Z", "garbage", "", "2026-12-01T10:13:20.000001Zx", "2026-12-01T10:13:20.0000001"]
 PAIRS = ["BTC/USD", "XBT/USD", "ETH/EUR", "BTCUSD", "BTC/USD/X"]
-
-
-def stamp_variants() -> list[str]:
-    """Each stamp of STAMPS, plus the same with the hot shape warmed by a neighbour second."""
-    return STAMPS + ["2026-12-01T10:13:20.000001Z"] + STAMPS
-
-
-@pytest.mark.parametrize("text", stamp_variants())
-def test_stamp_ns_is_parse_rfc3339_ns(text: str) -> None:
-    for _ in range(2):  # the second call is the cached one
-        try:
-            expected: Any = parse_rfc3339_ns(text)
-        except ValueError as exc:
-            expected = type(exc)
-        try:
-            got: Any = stamp_ns(text)
-        except ValueError as exc:
-            got = type(exc)
-        assert got == expected
-
-
-def test_stamp_ns_after_its_cache_is_cleared_or_full() -> None:
-    """More distinct seconds than the cache keeps: every value stays the shared parser's."""
-    texts = [f"2026-12-0{1 + (i % 5)}T1{i % 10}:{i % 60:02d}:{(i * 7) % 60:02d}.{i:06d}Z" for i in range(700)]
-    for _ in range(2):
-        for text in texts:
-            assert stamp_ns(text) == parse_rfc3339_ns(text)
 
 
 def _decimal(text: str) -> Decimal:
