@@ -13,7 +13,6 @@ Every request has a deadline (``ack_timeout``); a venue that stops answering end
 
 from __future__ import annotations
 
-from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -42,8 +41,6 @@ UNSUBSCRIBE = "public/unsubscribe"
 GET_INSTRUMENTS = "public/get_instruments"
 GET_INDEX_PRICE = "public/get_index_price"
 
-Side = tuple[Decimal | None, Decimal | None, Decimal | None]
-_EMPTY_SIDE: Side = (None, None, None)
 NO_GREEKS = Greeks()
 
 
@@ -53,14 +50,6 @@ class Pending(NamedTuple):
     method: str
     channels: tuple[str, ...]
     sent_ns: int
-
-
-def book_side(price: Decimal | None, amount: Decimal | None, iv: Decimal | None) -> Side:
-    """Deribit marks an empty side with ``0.0`` price and amount (and an IV of 0.0, or the 500.0
-    sentinel on expired options): map it to None so nobody mistakes it for a quote."""
-    if not price or not amount:
-        return _EMPTY_SIDE
-    return price, amount, iv
 
 
 class DeribitSession(VenueSession):
@@ -206,7 +195,9 @@ class DeribitSession(VenueSession):
         if reason:
             self.invalid(reason, field, value, out, name, recv_ns)
             return False
-        if not bid_px or not bid_sz:  # book_side, inline
+        # Deribit marks an empty side with 0.0 price and amount (and an IV of 0.0, or the 500.0
+        # sentinel on expired options): None, so nobody mistakes it for a quote.
+        if not bid_px or not bid_sz:
             bid_px = bid_sz = bid_iv = None
         if not ask_px or not ask_sz:
             ask_px = ask_sz = ask_iv = None
@@ -342,20 +333,6 @@ TICKER_FIELDS = FieldChecks(
     ("greeks.delta", finite), ("greeks.gamma", finite), ("greeks.vega", finite), ("greeks.theta", finite),
     ("greeks.rho", finite),
 )  # fmt: skip
-
-
-def ticker_problem(t: wire.TickerData, ts_ns: int) -> tuple[str, str, str]:
-    """``(reason, field, text)`` of the first value of an option ticker that is not a value
-    (see :data:`TICKER_FIELDS`), then of a placeholder timestamp; ``("", "", "")`` if none."""
-    g = t.greeks or NO_GREEKS
-    found = TICKER_FIELDS.check((
-        t.underlying_price, t.index_price, t.mark_price, t.mark_iv, t.bid_iv, t.ask_iv, t.best_bid_price,
-        t.best_ask_price, t.best_bid_amount, t.best_ask_amount, t.open_interest, g.delta, g.gamma, g.vega,
-        g.theta, g.rho,
-    ))  # fmt: skip
-    if not found[0] and timestamp(ts_ns):
-        return timestamp(ts_ns), "timestamp", str(t.timestamp)
-    return found
 
 
 def dvol_symbol(index_name: str) -> str:
