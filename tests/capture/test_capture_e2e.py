@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from capture_support import VENUE_STREAMS, read_lake, rows_without_seq
+from demo_support import demo_toml
 
 from mdi.capture.format import RECV, batch_frames, read_segment
 
@@ -18,24 +19,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "capture.md"
 
 
 def write_config(path: Path, lake: Path, capture: Path | None) -> Path:
-    capture_section = f'[capture]\nenabled = true\nroot = "{capture}"\n' if capture else ""
-    path.write_text(f"""
-[connectors.kraken]
-[connectors.coinbase]
-[connectors.deribit]
-max_instruments = 30
-[connectors.binance]
-[pipeline.spot_mid]
-interval = 1.0
-[pipeline.iv_surface]
-interval = 1.0
-[sinks.parquet]
-root = "{lake}"
-[http]
-port = 0
-[logging]
-level = "WARNING"
-{capture_section}""")
+    path.write_text(demo_toml(lake, sections=f'[capture]\nenabled = true\nroot = "{capture}"' if capture else ""))
     return path
 
 

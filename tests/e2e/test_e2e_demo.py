@@ -18,32 +18,14 @@ import httpx
 import pytest
 
 from mdi.testing.redis_server import RedisServer
+from demo_support import demo_toml
 
 STREAMS = {"bbo", "trade", "option_ticker", "vol_index", "mark_price", "status", "spot_mid_1s", "iv_surface_snapshot"}
 
 
 def demo_config(tmp_path: Path, redis_url: str) -> Path:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[connectors.kraken]
-[connectors.coinbase]
-[connectors.deribit]
-max_instruments = 30
-[connectors.binance]
-[pipeline.spot_mid]
-interval = 1.0
-[pipeline.iv_surface]
-interval = 1.0
-[sinks.parquet]
-root = "{tmp_path / 'lake'}"
-[sinks.redis]
-url = "{redis_url}"
-health_interval = 0.5
-[http]
-port = 0
-[logging]
-level = "WARNING"
-""")
+    cfg.write_text(demo_toml(tmp_path / "lake", sections=f'[sinks.redis]\nurl = "{redis_url}"\nhealth_interval = 0.5'))
     return cfg
 
 

@@ -20,6 +20,7 @@ from mdi.cli import build_app
 from mdi.events import BBO, ConnectionStatus, EventBase, SequenceGap, Trade, stamp_seq
 from mdi_parquet.schema import Scales
 from mdi_parquet.writer import LakeWriter
+from demo_support import demo_toml
 
 HOUR_NS = 3_600 * 10**9
 INSTANCE = "rec-a"  # the synthetic lakes' recorder instance
@@ -29,24 +30,7 @@ DAY0 = 1_716_768_000_000_000_000
 
 def demo_config(tmp: Path, lake: Path) -> Path:
     cfg = tmp / "demo.toml"
-    cfg.write_text(f"""
-[connectors.kraken]
-[connectors.coinbase]
-[connectors.deribit]
-max_instruments = 30
-[connectors.binance]
-[pipeline.spot_mid]
-interval = 1.0
-[pipeline.iv_surface]
-interval = 1.0
-[sinks.parquet]
-root = "{lake}"
-flush_interval = 1.0
-[http]
-port = 0
-[logging]
-level = "WARNING"
-""")
+    cfg.write_text(demo_toml(lake, parquet="flush_interval = 1.0"))
     return cfg
 
 

@@ -38,6 +38,7 @@ from mdi.plugins import build_plugin_host
 from mdi.runtime import Service
 from mdi.stats import ServiceStats
 from mdi.statuspage.plugin_routes import RouteSpec
+from demo_support import demo_toml
 
 CHROMIUM = os.environ.get("MDI_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("MDI_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -55,24 +56,7 @@ T = TypeVar("T")
 
 def demo_config(tmp: Path) -> Path:
     cfg = tmp / "config.toml"
-    cfg.write_text(f"""
-[connectors.kraken]
-stale_after = {KRAKEN_STALE_AFTER}
-[connectors.coinbase]
-[connectors.deribit]
-max_instruments = 30
-[connectors.binance]
-[pipeline.spot_mid]
-interval = 1.0
-[pipeline.iv_surface]
-interval = 1.0
-[sinks.parquet]
-root = "{tmp / 'lake'}"
-[http]
-port = 0
-[logging]
-level = "WARNING"
-""")
+    cfg.write_text(demo_toml(tmp / "lake", kraken=f"stale_after = {KRAKEN_STALE_AFTER}"))
     return cfg
 
 
