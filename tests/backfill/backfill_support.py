@@ -8,12 +8,16 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, TypeVar
 
 import anyio
+import pytest
 
 from mdi.components import ConnectorContext
 from mdi.connector import WsConnector
 from mdi.events import EventBase, SequenceGap, Trade
 from mdi.stats import VenueStats
 from mdi.transport import get_transport
+from mdi_kraken.config import KrakenConfig
+from mdi_kraken.connector import KrakenConnector
+from mdi_kraken.sim import KrakenSimulator
 
 LOG = logging.getLogger("test.backfill")
 E = TypeVar("E", bound=EventBase)
@@ -64,3 +68,20 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None
 
 def contiguous(ids: list[int]) -> bool:
     return ids == list(range(ids[0], ids[0] + len(ids)))
+
+
+KRAKEN_PAIR = "BTC/USD"
+
+
+@pytest.fixture(name="sim")
+async def kraken_sim() -> AsyncIterator[KrakenSimulator]:
+    """A Kraken simulator (WebSocket and REST on one port) beating every 0.2 s; a test module
+    takes it as ``sim`` by importing this fixture."""
+    async with KrakenSimulator(heartbeat_interval=0.2) as simulator:
+        yield simulator
+
+
+def kraken_run(sim: KrakenSimulator, **overrides: object) -> Run:
+    """A Kraken connector on ``sim`` with gap repair against its REST endpoint, trades only."""
+    settings = {**FAST, "url": sim.url, "rest_url": sim.rest_url, "bbo": False, **overrides}
+    return Run(KrakenConnector(KrakenConfig(**settings)), "kraken")  # type: ignore[arg-type]

@@ -4,31 +4,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import AsyncIterator
 
 import pytest
-from backfill_support import FAST, Run, contiguous, wait_for
+from backfill_support import KRAKEN_PAIR, contiguous, kraken_run, kraken_sim, wait_for  # noqa: F401 (kraken_sim: the `sim` fixture)
 
 from mdi.events import Trade
 from mdi.timeutil import parse_rfc3339_ns
-
-from mdi_kraken.config import KrakenConfig
-from mdi_kraken.connector import KrakenConnector
 from mdi_kraken.sim import KrakenSimulator
 
 pytestmark = pytest.mark.anyio
-PAIR = "BTC/USD"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[KrakenSimulator]:
-    async with KrakenSimulator(heartbeat_interval=0.2) as simulator:
-        yield simulator
-
-
-def run(sim: KrakenSimulator, **overrides: object) -> Run:
-    settings = {**FAST, "url": sim.url, "rest_url": sim.rest_url, "bbo": False, **overrides}
-    return Run(KrakenConnector(KrakenConfig(**settings)), "kraken")  # type: ignore[arg-type]
+PAIR = KRAKEN_PAIR
+run = kraken_run
 
 
 async def one_trade(sim: KrakenSimulator) -> None:

@@ -4,31 +4,19 @@ row for every hole (nothing dropped silently); bad settings are refused with the
 from __future__ import annotations
 
 import re
-from typing import AsyncIterator
 
 import anyio
 import msgspec
 import pytest
-from backfill_support import FAST, Run, wait_for
+from backfill_support import KRAKEN_PAIR, kraken_run, kraken_sim, wait_for  # noqa: F401 (kraken_sim: the `sim` fixture)
 
 from mdi_coinbase.config import CoinbaseConfig
 from mdi_kraken.config import KrakenConfig
-from mdi_kraken.connector import KrakenConnector
 from mdi_kraken.sim import KrakenSimulator
 
 pytestmark = pytest.mark.anyio
-PAIR = "BTC/USD"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[KrakenSimulator]:
-    async with KrakenSimulator(heartbeat_interval=0.2) as simulator:
-        yield simulator
-
-
-def run(sim: KrakenSimulator, **overrides: object) -> Run:
-    settings = {**FAST, "url": sim.url, "rest_url": sim.rest_url, "bbo": False, **overrides}
-    return Run(KrakenConnector(KrakenConfig(**settings)), "kraken")  # type: ignore[arg-type]
+PAIR = KRAKEN_PAIR
+run = kraken_run
 
 
 async def hole(sim: KrakenSimulator) -> None:
